@@ -1,2 +1,64 @@
-//! Placeholder.
-fn main() {}
+//! `cargo xtask` — the project's task runner: local services, builds, the
+//! dev server, the test and bench flows, and the migration lint.
+//!
+//! Each command lives in its own module; `tidy` is a test enforcing repo
+//! conventions (`cargo test --release -p xtask`).
+
+mod bench;
+mod build;
+mod http;
+mod lint;
+mod services;
+mod sys;
+mod test;
+#[cfg(test)]
+mod tidy;
+mod up;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+  services start|stop|status|reset [--install]
+                      PostgreSQL, Redis and S3 (s3s-fs) on 127.0.0.1, data in target/dev/,
+                      environment in target/dev/services.env
+  build               wasm components (wasm32-wasip2) and devhost, release
+  up [--listen 127.0.0.1:3000] [--install]
+                      build, start services, serve the app, apply migrations; Ctrl-C stops
+  test [--install] [-- <cargo test args>]
+                      build, start services, run the workspace tests against them
+  bench [scenario...] [--duration 10s] [--connections 32] [--app devhost|spin] [--install]
+                      wrk against tests/apps/bench; scenarios: health-live noop pg redis jwt all
+  lint-migrations     check migrations/ against the schema conventions
+
+--install (implied by CI=true) installs missing redis-server, s3s-fs, wrk, postgresql-15.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let result = match cmd.as_str() {
+        "services" => services::cli(rest).map(|()| ExitCode::SUCCESS),
+        "build" => build::cli(rest).map(|()| ExitCode::SUCCESS),
+        "up" => up::cli(rest).map(|()| ExitCode::SUCCESS),
+        "test" => test::cli(rest),
+        "bench" => bench::cli(rest).map(|()| ExitCode::SUCCESS),
+        "lint-migrations" => lint::cli(rest).map(|()| ExitCode::SUCCESS),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => {
+            eprintln!("unknown command `{other}`\n\n{USAGE}");
+            Ok(ExitCode::FAILURE)
+        }
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,347 @@
+//! `cargo xtask bench [scenario…] [--duration 10s] [--connections 32]
+//! [--app devhost|spin] [--install]`: wrk against the bench app
+//! (tests/apps/bench/spin.toml) after migrating the main app's database.
+//!
+//! Per scenario: req/s and latency percentiles (p95 comes from a wrk Lua
+//! `done()` hook written to target/bench/report.lua), a table on stdout, and
+//! target/bench/<scenario>.json. Socket errors or non-2xx answers fail the run.
+
+use crate::up::{self, App, Runtime};
+use crate::util::{self, Phase};
+use crate::{build, http, services, sys};
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// (name, path, needs the bench JWT)
+const SCENARIOS: &[(&str, &str, bool)] = &[
+    ("health-live", "/health/live", false),
+    ("noop", "/bench/noop", false),
+    ("pg", "/bench/pg", false),
+    ("redis", "/bench/redis", false),
+    ("jwt", "/bench/jwt", true),
+    ("all", "/bench/all", true),
+];
+
+const INSTALL_WRK: &str = "apt-get update && apt-get install -y wrk";
+
+const LUA: &str = r#"-- Written by `cargo xtask bench`: a machine-readable summary after wrk's report.
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("XTASK requests=%.0f duration_us=%.0f connect=%.0f read=%.0f write=%.0f status=%.0f timeout=%.0f\n",
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+  for _, p in ipairs({50, 75, 90, 95, 99}) do
+    io.write(string.format("XTASK p%d_us=%.0f\n", p, latency:percentile(p)))
+  end
+end
+"#;
+
+struct Options {
+    scenarios: Vec<&'static (&'static str, &'static str, bool)>,
+    duration_s: u64,
+    connections: u32,
+    runtime: Runtime,
+    install: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options> {
+    let mut opts = Options {
+        scenarios: Vec::new(),
+        duration_s: 10,
+        connections: 32,
+        runtime: Runtime::Devhost,
+        install: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--duration" => {
+                opts.duration_s = parse_duration(it.next().context("--duration needs a value")?)?
+            }
+            "--connections" => {
+                opts.connections = it
+                    .next()
+                    .context("--connections needs a value")?
+                    .parse()
+                    .context("bad --connections")?
+            }
+            "--app" => {
+                opts.runtime = match it.next().map(String::as_str) {
+                    Some("devhost") => Runtime::Devhost,
+                    Some("spin") => Runtime::Spin(
+                        util::which("spin").context("--app spin: `spin` is not on PATH")?,
+                    ),
+                    _ => bail!("--app takes devhost or spin"),
+                }
+            }
+            "--install" => opts.install = true,
+            name => {
+                let s = SCENARIOS
+                    .iter()
+                    .find(|(n, _, _)| *n == name)
+                    .with_context(|| {
+                        let names: Vec<_> = SCENARIOS.iter().map(|s| s.0).collect();
+                        format!("unknown scenario {name:?}; known: {}", names.join(" "))
+                    })?;
+                opts.scenarios.push(s);
+            }
+        }
+    }
+    if opts.scenarios.is_empty() {
+        opts.scenarios = SCENARIOS.iter().collect();
+    }
+    if opts.connections < 2 {
+        bail!("--connections must be at least 2 (wrk runs 2 threads)");
+    }
+    Ok(opts)
+}
+
+/// `10s`, `1m`, `30` (seconds).
+fn parse_duration(s: &str) -> Result<u64> {
+    let (num, mult) = match s.strip_suffix('m') {
+        Some(n) => (n, 60),
+        None => (s.strip_suffix('s').unwrap_or(s), 1),
+    };
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("bad duration {s:?} (use e.g. 10s or 1m)"))?;
+    Ok(n * mult)
+}
+
+pub fn cli(args: &[String]) -> Result<()> {
+    let opts = parse(args)?;
+    let install = opts.install || util::ci();
+    if util::which("wrk").is_none() {
+        services::install_or_explain("wrk", INSTALL_WRK, install)?;
+    }
+    sys::catch_interrupts();
+    build::build()?;
+    let started = services::start(install)?;
+    let result = run(&opts);
+    let stopped = services::stop(started);
+    result?;
+    stopped
+}
+
+#[derive(Debug, Default)]
+struct Outcome {
+    requests_per_sec: f64,
+    percentiles_ms: BTreeMap<u32, f64>,
+    errors: u64,
+    non_2xx: u64,
+}
+
+fn run(opts: &Options) -> Result<()> {
+    let env = services::load_env()?;
+    {
+        // The bench app shares the main app's database: bring its schema to head.
+        let token = services::env_value(&env, "SPIN_VARIABLE_ADMIN_TOKEN")?;
+        let addr = util::local(util::free_port()?);
+        let main = App::start(
+            &Runtime::Devhost,
+            &util::root().join("spin.toml"),
+            addr,
+            &env,
+        )?;
+        up::migrate(main.addr, &token)?;
+    }
+    let root = util::root();
+    let bench_token = std::fs::read_to_string(root.join("tests/apps/bench/token.txt"))
+        .context("reading tests/apps/bench/token.txt")?
+        .trim()
+        .to_string();
+    let out_dir = util::target_dir().join("bench");
+    std::fs::create_dir_all(&out_dir)?;
+    let script = out_dir.join("report.lua");
+    std::fs::write(&script, LUA)?;
+
+    let addr = util::local(util::free_port()?);
+    let _app = App::start(
+        &opts.runtime,
+        &root.join("tests/apps/bench/spin.toml"),
+        addr,
+        &env,
+    )?;
+    let mut rows = Vec::new();
+    for &&(name, path, needs_jwt) in &opts.scenarios {
+        if sys::interrupted() {
+            bail!("interrupted");
+        }
+        let auth = needs_jwt.then(|| format!("Authorization: Bearer {bench_token}"));
+        probe(addr, path, auth.as_deref());
+        let _phase = Phase::new(format!(
+            "wrk {name} ({path}, {}s, {} connections)",
+            opts.duration_s, opts.connections
+        ));
+        let mut cmd = Command::new("wrk");
+        cmd.args([
+            "-t2",
+            &format!("-c{}", opts.connections),
+            &format!("-d{}s", opts.duration_s),
+            "--latency",
+            "-s",
+        ]);
+        cmd.arg(&script);
+        if let Some(h) = &auth {
+            cmd.args(["-H", h]);
+        }
+        cmd.arg(format!("http://{addr}{path}"));
+        let stdout = util::output(&mut cmd)?;
+        print!(
+            "{}",
+            stdout
+                .lines()
+                .filter(|l| !l.starts_with("XTASK"))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        );
+        let outcome =
+            parse_wrk(&stdout).with_context(|| format!("cannot read wrk's output for {name}"))?;
+        write_json(&out_dir, name, path, &outcome, opts)?;
+        if outcome.errors > 0 || outcome.non_2xx > 0 {
+            eprintln!(
+                "!!!! {name}: {} socket errors, {} non-2xx responses — these numbers are not valid !!!!",
+                outcome.errors, outcome.non_2xx
+            );
+        }
+        rows.push((name, outcome));
+    }
+    print_table(&rows);
+    println!("results in {}", out_dir.display());
+    let flagged: Vec<_> = rows
+        .iter()
+        .filter(|(_, o)| o.errors > 0 || o.non_2xx > 0)
+        .map(|(n, _)| *n)
+        .collect();
+    if !flagged.is_empty() {
+        bail!(
+            "scenarios with errors or non-2xx responses: {}",
+            flagged.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// One request before the load, so a wrong status is explained up front.
+fn probe(addr: std::net::SocketAddr, path: &str, auth: Option<&str>) {
+    let header = auth.and_then(|h| h.split_once(": "));
+    let headers: Vec<(&str, &str)> = header.into_iter().collect();
+    match http::request(addr, "GET", path, &headers, b"", Duration::from_secs(10)) {
+        Ok(r) if (200..300).contains(&r.status) => {}
+        Ok(r) => eprintln!(
+            "!!!! GET {path} answered HTTP {}: {}",
+            r.status,
+            r.body.trim()
+        ),
+        Err(e) => eprintln!("!!!! GET {path} failed: {e:#}"),
+    }
+}
+
+fn parse_wrk(stdout: &str) -> Result<Outcome> {
+    let mut kv = BTreeMap::new();
+    for line in stdout.lines().filter_map(|l| l.strip_prefix("XTASK ")) {
+        for pair in line.split_whitespace() {
+            if let Some((k, v)) = pair.split_once('=') {
+                kv.insert(
+                    k.to_string(),
+                    v.parse::<f64>()
+                        .with_context(|| format!("bad value in {pair:?}"))?,
+                );
+            }
+        }
+    }
+    let get = |k: &str| {
+        kv.get(k)
+            .copied()
+            .with_context(|| format!("wrk summary lacks {k} (Lua script not run?)"))
+    };
+    let duration_s = get("duration_us")? / 1e6;
+    let mut outcome = Outcome {
+        requests_per_sec: if duration_s > 0.0 {
+            get("requests")? / duration_s
+        } else {
+            0.0
+        },
+        errors: (get("connect")? + get("read")? + get("write")? + get("timeout")?) as u64,
+        non_2xx: get("status")? as u64,
+        ..Outcome::default()
+    };
+    for p in [50, 75, 90, 95, 99] {
+        outcome
+            .percentiles_ms
+            .insert(p, get(&format!("p{p}_us"))? / 1000.0);
+    }
+    Ok(outcome)
+}
+
+fn write_json(dir: &Path, name: &str, path: &str, o: &Outcome, opts: &Options) -> Result<()> {
+    let p = |n| o.percentiles_ms.get(&n).copied().unwrap_or(0.0);
+    let json = serde_json::json!({
+        "scenario": name,
+        "path": path,
+        "requests_per_sec": (o.requests_per_sec * 10.0).round() / 10.0,
+        "p50_ms": (p(50) * 1000.0).round() / 1000.0,
+        "p95_ms": (p(95) * 1000.0).round() / 1000.0,
+        "p99_ms": (p(99) * 1000.0).round() / 1000.0,
+        "errors": o.errors,
+        "non_2xx": o.non_2xx,
+        "connections": opts.connections,
+        "duration_s": opts.duration_s,
+    });
+    std::fs::write(
+        dir.join(format!("{name}.json")),
+        serde_json::to_string_pretty(&json)? + "\n",
+    )?;
+    Ok(())
+}
+
+fn print_table(rows: &[(&str, Outcome)]) {
+    println!();
+    println!(
+        "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
+        "scenario", "req/s", "p50 ms", "p75 ms", "p90 ms", "p95 ms", "p99 ms", "errors", "non-2xx"
+    );
+    for (name, o) in rows {
+        let p = |n| o.percentiles_ms.get(&n).copied().unwrap_or(0.0);
+        let flag = if o.errors > 0 || o.non_2xx > 0 {
+            "  <-- FAILED REQUESTS"
+        } else {
+            ""
+        };
+        println!(
+            "{name:<12} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>8}{flag}",
+            o.requests_per_sec,
+            p(50),
+            p(75),
+            p(90),
+            p(95),
+            p(99),
+            o.errors,
+            o.non_2xx
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_lua_summary() {
+        let out = "Requests/sec: 100\nXTASK requests=2000 duration_us=10000000 connect=0 read=1 write=0 status=3 timeout=0\n\
+                   XTASK p50_us=1500\nXTASK p75_us=2000\nXTASK p90_us=3000\nXTASK p95_us=4000\nXTASK p99_us=9000\n";
+        let o = parse_wrk(out).unwrap();
+        assert_eq!((o.requests_per_sec, o.errors, o.non_2xx), (200.0, 1, 3));
+        assert_eq!(o.percentiles_ms[&95], 4.0);
+    }
+
+    #[test]
+    fn parses_durations() {
+        assert_eq!(parse_duration("10s").unwrap(), 10);
+        assert_eq!(parse_duration("2m").unwrap(), 120);
+        assert_eq!(parse_duration("7").unwrap(), 7);
+        assert!(parse_duration("x").is_err());
+    }
+}

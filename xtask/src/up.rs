@@ -1,0 +1,209 @@
+//! `cargo xtask up [--listen 127.0.0.1:3000] [--install]`: build, start the
+//! services, serve spin.toml (with `spin up` when `spin` is on PATH, else
+//! devhost), apply migrations, and on Ctrl-C stop the app and the services
+//! this run started.
+//!
+//! [`App`] and [`migrate`] are shared with `bench`.
+
+use crate::util::{self, Phase};
+use crate::{build, http, services, sys};
+use anyhow::{Context, Result, bail};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Which host serves the manifest.
+#[derive(Clone, Debug)]
+pub enum Runtime {
+    Devhost,
+    Spin(PathBuf),
+}
+
+impl Runtime {
+    /// `spin` when it is on PATH, else devhost.
+    pub fn detect() -> Runtime {
+        util::which("spin").map_or(Runtime::Devhost, Runtime::Spin)
+    }
+}
+
+/// A running app (devhost or spin) serving one manifest.
+pub struct App {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl App {
+    /// Start serving `manifest` on `addr` with `env` and wait until it accepts connections.
+    pub fn start(
+        runtime: &Runtime,
+        manifest: &Path,
+        addr: SocketAddr,
+        env: &[(String, String)],
+    ) -> Result<App> {
+        if std::net::TcpListener::bind(addr).is_err() {
+            bail!("{addr} is already in use (pass another address with --listen)");
+        }
+        let mut cmd = match runtime {
+            Runtime::Devhost => {
+                let bin = util::target_dir().join("release/devhost");
+                if !bin.exists() {
+                    bail!("{} is missing; run `cargo xtask build`", bin.display());
+                }
+                Command::new(bin)
+            }
+            Runtime::Spin(bin) => {
+                let mut cmd = Command::new(bin);
+                cmd.arg("up");
+                cmd
+            }
+        };
+        cmd.arg("-f")
+            .arg(manifest)
+            .arg("--listen")
+            .arg(addr.to_string());
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
+            .current_dir(util::root())
+            .stdin(Stdio::null());
+        let _phase = Phase::new(format!("start {}", util::show(&cmd)));
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run `{}`", util::show(&cmd)))?;
+        let mut app = App { child, addr };
+        let ready = util::wait_until(Duration::from_secs(300), || {
+            if let Some(status) = app.child.try_wait()? {
+                bail!("the app exited before listening on {addr} ({status}); see its output above");
+            }
+            if sys::interrupted() {
+                bail!("interrupted");
+            }
+            Ok(util::accepts(addr.port()))
+        });
+        match ready {
+            Ok(true) => Ok(app),
+            Ok(false) => {
+                app.stop();
+                bail!("the app did not listen on {addr} within 300s")
+            }
+            Err(e) => {
+                app.stop();
+                Err(e)
+            }
+        }
+    }
+
+    /// The exit status if the app has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM (the app may already be stopping after the terminal's SIGINT),
+    /// then SIGKILL after 10 s.
+    pub fn stop(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
+        sys::send_signal(self.child.id(), sys::SIGTERM);
+        let gone = util::wait_until(Duration::from_secs(10), || Ok(self.exited().is_some()));
+        if !matches!(gone, Ok(true)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `POST /admin/migrations/upgrade {"target":"head"}` with the admin token.
+pub fn migrate(addr: SocketAddr, admin_token: &str) -> Result<String> {
+    let _phase = Phase::new("apply migrations");
+    let auth = format!("Bearer {admin_token}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let resp = http::request(
+        addr,
+        "POST",
+        "/admin/migrations/upgrade",
+        &headers,
+        br#"{"target":"head"}"#,
+        Duration::from_secs(120),
+    )?;
+    if !(200..300).contains(&resp.status) {
+        bail!(
+            "POST /admin/migrations/upgrade answered HTTP {}: {}",
+            resp.status,
+            resp.body.trim()
+        );
+    }
+    Ok(resp.body)
+}
+
+pub fn cli(args: &[String]) -> Result<()> {
+    let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
+    let mut install = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--listen" => {
+                let value = it.next().context("--listen needs an address")?;
+                listen = value
+                    .parse()
+                    .with_context(|| format!("bad --listen address {value:?}"))?;
+            }
+            "--install" => install = true,
+            other => bail!(
+                "unknown argument {other:?}; usage: cargo xtask up [--listen 127.0.0.1:3000] [--install]"
+            ),
+        }
+    }
+    sys::catch_interrupts();
+    build::build()?;
+    let started = services::start(install)?;
+    let result = serve(listen);
+    let stopped = services::stop(started);
+    result?;
+    stopped
+}
+
+fn serve(listen: SocketAddr) -> Result<()> {
+    let env = services::load_env()?;
+    let token = services::env_value(&env, "SPIN_VARIABLE_ADMIN_TOKEN")?;
+    let runtime = Runtime::detect();
+    let mut app = App::start(&runtime, &util::root().join("spin.toml"), listen, &env)?;
+    let report = migrate(app.addr, &token)?;
+    println!("migrations: {}", report.trim());
+    println!();
+    println!(
+        "Plinth is up at http://{listen} ({})",
+        match runtime {
+            Runtime::Devhost => "devhost".to_string(),
+            Runtime::Spin(bin) => bin.display().to_string(),
+        }
+    );
+    println!("admin token: {token}");
+    println!("  curl -H 'Authorization: Bearer {token}' http://{listen}/admin/migrations/current");
+    println!(
+        "services environment: {}",
+        services::Layout::new().env_file().display()
+    );
+    println!("Press Ctrl-C to stop the app and the services this command started.");
+    loop {
+        if sys::interrupted() {
+            println!("\nstopping…");
+            break;
+        }
+        if let Some(status) = app.exited() {
+            eprintln!("the app exited ({status})");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    app.stop();
+    Ok(())
+}

@@ -1,1 +1,39 @@
-//! Placeholder.
+//! The shared guest library of the Plinth components.
+//!
+//! Every component is a thin `lib.rs` that fills a [`Router`] and calls
+//! [`handle`]; everything else lives here:
+//!
+//! - [`error`]: the one [`Error`], the only renderer of problem+json.
+//! - [`router`]: routes, 404/405, the entry fn [`handle`].
+//! - [`request`]: [`RequestCtx`], request ids, JSON bodies; [`response`]: [`Response`], [`json`].
+//! - [`config`]: Spin variables and [`config::Secret`].
+//! - [`pg`]: the one Postgres wrapper ([`Db`], [`TenantTx`], [`Param`]).
+//! - [`redis`]: the cache wrapper; [`s3`]: SigV4 signing and bucket checks.
+//! - [`domain`]: newtypes parsed at the edge ([`domain::OrgId`], [`domain::Slug`]).
+//! - [`migrate`]: the migration engine.
+//! - [`log`], [`task`]: request-tagged log lines; small async helpers.
+//!
+//! **Architecture Invariant**: only this crate talks to the Spin host APIs;
+//! pure logic compiles and is unit-tested natively, and everything that
+//! touches `spin_sdk` sits behind `cfg(target_arch = "wasm32")`.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod log;
+pub mod migrate;
+pub mod pg;
+pub mod redis;
+pub mod request;
+pub mod response;
+pub mod router;
+pub mod s3;
+pub mod task;
+
+pub use error::{Context, Error, FieldError, ResultExt};
+pub use pg::{Db, Param, TenantTx};
+pub use request::RequestCtx;
+pub use response::{Response, json};
+#[cfg(target_arch = "wasm32")]
+pub use router::handle;
+pub use router::{BoxFuture, HandlerResult, Router};

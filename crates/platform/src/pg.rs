@@ -1,0 +1,1105 @@
+//! The one Postgres wrapper. Components never call `pg4` `query`/`execute`
+//! themselves: they use [`Db`] and, for tenant data, [`TenantTx`].
+//!
+//! # Why every read is wrapped
+//!
+//! Spin 4.0.0–4.0.2 never returns from a `query` whose result has no rows
+//! (see `SPIN-BEHAVIOUR.md` §1), and reading a `timestamptz` column fails
+//! (§2). So every read ([`Db::fetch_all`], [`Db::fetch_optional`],
+//! [`Db::fetch_one`]) is sent as **one** query that always returns exactly
+//! one row with one text value:
+//!
+//! ```sql
+//! WITH t AS (<your sql>) SELECT coalesce(json_agg(t), '[]')::text FROM t
+//! ```
+//!
+//! and that JSON array is decoded with serde into `Vec<T>`. This works for
+//! `SELECT` and for `INSERT/UPDATE/DELETE … RETURNING`. Statements without
+//! a result (`BEGIN`, `SET`, DDL, plain `INSERT`) go through [`Db::execute`].
+//!
+//! Because the rows travel as JSON, columns arrive as JSON renders them:
+//! `timestamptz` as text (`2026-11-27T07:08:24.630285+00:00`), `uuid` as a
+//! string, `jsonb`/`json` as nested JSON, arrays as arrays, `numeric` as a
+//! JSON number — **cast numeric to text in SQL** (`amount::text`) when every
+//! digit matters, since serde reads JSON numbers as `f64`/`i64`. Give every
+//! column a unique name (`AS`): a duplicate name yields a JSON object with a
+//! repeated key. Your SQL must not itself start with a data-modifying `WITH`
+//! (Postgres only allows those at the top level) and must be one statement
+//! (a trailing `;` is removed).
+//!
+//! # Parameters
+//!
+//! Binding is strict per type (§3): [`Param::Text`] binds only to
+//! `text`/`varchar`/`citext`. Bind a uuid with [`Param::Uuid`] (or `&OrgId`)
+//! or cast in SQL (`$1::text::uuid`); `jsonb` with [`Param::Jsonb`]; a
+//! `timestamptz` as text with a cast (`$1::text::timestamptz`) or as
+//! [`Param::Timestamp`] seconds.
+//!
+//! # Errors
+//!
+//! [`map_failure`] maps the host's error to [`Error`]: unique violation
+//! (23505) → 409 naming the field (from [`ResultExt::on_constraint`], the
+//! constraint name `<table>_<field>_key`, or the key columns), foreign key
+//! (23503) → 400 on the referencing field or 409 "still referenced", not
+//! null/check (23502/23514) → 400, data exceptions (22xxx, e.g. 22P02
+//! invalid text representation) → 400, connection failure, serialization
+//! failure, timeout → 503, anything else → 500. No SQL, host or connection
+//! string reaches a response.
+//!
+//! [`ResultExt::on_constraint`]: crate::error::ResultExt::on_constraint
+//!
+//! # Tenancy
+//!
+//! [`Db::tenant`] opens a transaction, sets `app.org_id` for it (read by the
+//! row-level security policies) and hands out a [`TenantTx`] whose methods
+//! bind the org id as `$1` ahead of the caller's parameters: tenant SQL
+//! filters with `org_id = $1` and numbers its own parameters from `$2`.
+//! Postgres refuses a statement that leaves `$1` unused, so a tenant query
+//! cannot forget the filter.
+
+use serde::de::DeserializeOwned;
+
+use crate::domain::{OrgId, Slug};
+use crate::error::{Cause, Error, FieldError, UNIQUE_VIOLATION_DETAIL};
+use crate::log;
+
+/// One query parameter. Each kind binds only to its own Postgres type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// `text`, `varchar`, `citext` only.
+    Text(String),
+    /// `uuid` (canonical string form).
+    Uuid(String),
+    Int16(i16),
+    Int32(i32),
+    Int64(i64),
+    Float64(f64),
+    Bool(bool),
+    /// `jsonb` / `json`: the serialized JSON bytes.
+    Jsonb(Vec<u8>),
+    /// `bytea`.
+    Bytes(Vec<u8>),
+    /// `timestamptz` as seconds since the Unix epoch.
+    Timestamp(i64),
+    /// `text[]`.
+    TextArray(Vec<Option<String>>),
+    /// SQL NULL; binds to every type.
+    Null,
+}
+
+impl Param {
+    /// A `jsonb` parameter from any serializable value.
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Self, Error> {
+        serde_json::to_vec(value)
+            .map(Self::Jsonb)
+            .map_err(|err| Error::internal_from("serialize a jsonb parameter", &err))
+    }
+}
+
+macro_rules! param_from {
+    ($($ty:ty => |$v:ident| $e:expr;)*) => {
+        $(impl From<$ty> for Param {
+            fn from($v: $ty) -> Self { $e }
+        })*
+    };
+}
+
+param_from! {
+    &str => |v| Param::Text(v.to_owned());
+    String => |v| Param::Text(v);
+    &String => |v| Param::Text(v.clone());
+    i16 => |v| Param::Int16(v);
+    i32 => |v| Param::Int32(v);
+    i64 => |v| Param::Int64(v);
+    f64 => |v| Param::Float64(v);
+    bool => |v| Param::Bool(v);
+    OrgId => |v| Param::Uuid(v.to_string());
+    &OrgId => |v| Param::Uuid(v.to_string());
+    &Slug => |v| Param::Text(v.as_str().to_owned());
+    serde_json::Value => |v| Param::Jsonb(v.to_string().into_bytes());
+    Vec<String> => |v| Param::TextArray(v.into_iter().map(Some).collect());
+}
+
+impl<T: Into<Param>> From<Option<T>> for Param {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Param::Null, Into::into)
+    }
+}
+
+/// A failure reported by the Postgres host interface, in plain data (so the
+/// mapping to [`Error`] is testable natively).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgFailure {
+    /// Could not connect (unreachable, refused, not allowed, bad credentials).
+    ConnectionFailed(String),
+    /// A parameter value was malformed (e.g. a bad uuid string).
+    BadParameter(String),
+    /// Postgres answered with an error (SQLSTATE in `code`).
+    Db(DbFailure),
+    /// The query failed without structured info.
+    Text(String),
+    /// A value could not be converted.
+    ValueConversion(String),
+    Other(String),
+}
+
+/// A structured Postgres error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DbFailure {
+    pub code: String,
+    pub message: String,
+    pub detail: Option<String>,
+    /// Further fields (`constraint`, `table`, `column`, …) when the host gives them.
+    pub extras: Vec<(String, String)>,
+}
+
+impl DbFailure {
+    fn extra(&self, key: &str) -> Option<&str> {
+        self.extras
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The constraint that fired: the `constraint` extra, else the quoted
+    /// name in the message (`… violates unique constraint "org_slug_key"`).
+    pub fn constraint(&self) -> Option<String> {
+        if let Some(name) = self.extra("constraint") {
+            return Some(name.to_owned());
+        }
+        let start = self.message.find("constraint \"")? + "constraint \"".len();
+        let end = self.message[start..].find('"')?;
+        Some(self.message[start..start + end].to_owned())
+    }
+
+    /// The table: the `table` extra, else the quoted name after `on table`.
+    pub fn table(&self) -> Option<String> {
+        if let Some(name) = self.extra("table") {
+            return Some(name.to_owned());
+        }
+        let start = self.message.find("on table \"")? + "on table \"".len();
+        let end = self.message[start..].find('"')?;
+        Some(self.message[start..start + end].to_owned())
+    }
+}
+
+/// Builds the one-row JSON query around `sql` (see the module docs).
+pub fn wrap_read(sql: &str) -> String {
+    let sql = sql.trim().trim_end_matches(';').trim_end();
+    format!("WITH t AS ({sql}) SELECT coalesce(json_agg(t), '[]')::text FROM t")
+}
+
+/// Decodes the JSON array text of a wrapped read into rows.
+pub fn decode_rows<T: DeserializeOwned>(json: &str) -> Result<Vec<T>, Error> {
+    serde_json::from_str(json).map_err(|err| {
+        Error::Internal(
+            Cause::new(format!(
+                "decode query rows into {}",
+                std::any::type_name::<T>()
+            ))
+            .with(err.to_string()),
+        )
+    })
+}
+
+/// The field a constraint name is about: `<table>_<field>_<suffix>` with
+/// suffix `key`, `fkey`, `check`, `idx`, `unique` or `excl`; a leading
+/// `org_id_` of a composite key is dropped (`companies_org_id_slug_key` →
+/// `slug`).
+pub fn field_from_constraint(constraint: &str, table: &str) -> Option<String> {
+    let rest = constraint.strip_prefix(table)?.strip_prefix('_')?;
+    let field = ["_key", "_fkey", "_check", "_idx", "_unique", "_excl"]
+        .iter()
+        .find_map(|suffix| rest.strip_suffix(suffix))?;
+    let field = match field.strip_prefix("org_id_") {
+        Some(inner) if !inner.is_empty() => inner,
+        _ => field,
+    };
+    (!field.is_empty()).then(|| field.to_owned())
+}
+
+/// The plain column names in a detail like `Key (org_id, slug)=(…) already exists.`
+pub fn key_columns(detail: &str) -> Option<Vec<String>> {
+    let rest = detail.strip_prefix("Key (")?;
+    let end = rest.find(")=")?;
+    let columns: Vec<String> = rest[..end].split(", ").map(str::to_owned).collect();
+    let plain = |c: &String| {
+        c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch == '_')
+            && c.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    columns.iter().all(plain).then_some(columns)
+}
+
+/// The field to name for a constraint violation, if it can be told.
+fn violated_field(db: &DbFailure) -> Option<String> {
+    if let (Some(constraint), Some(table)) = (db.constraint(), db.table())
+        && let Some(field) = field_from_constraint(&constraint, &table)
+    {
+        return Some(field);
+    }
+    let columns = key_columns(db.detail.as_deref()?)?;
+    let own: Vec<String> = columns.into_iter().filter(|c| c != "org_id").collect();
+    (!own.is_empty()).then(|| own.join(","))
+}
+
+fn column_in_message(message: &str) -> Option<String> {
+    let start = message.find("column \"")? + "column \"".len();
+    let end = message[start..].find('"')?;
+    Some(message[start..start + end].to_owned())
+}
+
+/// Maps a host failure to the one [`Error`]. Logs what the client must not see.
+pub fn map_failure(failure: PgFailure) -> Error {
+    match failure {
+        PgFailure::ConnectionFailed(message) => {
+            log::warn(format_args!(
+                "postgres connection failed: {}",
+                log::redact(&message)
+            ));
+            Error::ServiceUnavailable("database unavailable".into())
+        }
+        PgFailure::BadParameter(message) => {
+            Error::Internal(Cause::new("bind a query parameter").with(message))
+        }
+        PgFailure::Db(db) => map_db_failure(db),
+        PgFailure::Text(message) => {
+            let lower = message.to_ascii_lowercase();
+            if lower.contains("connection closed")
+                || lower.contains("connection reset")
+                || lower.contains("timed out")
+            {
+                log::warn(format_args!(
+                    "postgres query failed: {}",
+                    log::redact(&message)
+                ));
+                Error::ServiceUnavailable("database unavailable".into())
+            } else {
+                Error::Internal(Cause::new("run a query").with(log::redact(&message)))
+            }
+        }
+        PgFailure::ValueConversion(message) => {
+            Error::Internal(Cause::new("convert a query value").with(message))
+        }
+        PgFailure::Other(message) => {
+            Error::Internal(Cause::new("postgres").with(log::redact(&message)))
+        }
+    }
+}
+
+fn map_db_failure(db: DbFailure) -> Error {
+    let code = db.code.as_str();
+    match code {
+        "23505" => {
+            let field = violated_field(&db);
+            Error::Conflict {
+                detail: field.as_ref().map_or_else(
+                    || UNIQUE_VIOLATION_DETAIL.to_owned(),
+                    |f| format!("{f} is already taken"),
+                ),
+                field,
+                constraint: db.constraint(),
+            }
+        }
+        "23503" if db.message.starts_with("update or delete") => Error::Conflict {
+            field: None,
+            detail: "the resource is still referenced by other resources".into(),
+            constraint: db.constraint(),
+        },
+        "23503" => Error::Validation(vec![FieldError::new(
+            violated_field(&db).unwrap_or_else(|| "reference".into()),
+            "does not refer to an existing resource",
+        )]),
+        "23502" => Error::Validation(vec![FieldError::new(
+            db.extra("column")
+                .map(str::to_owned)
+                .or_else(|| column_in_message(&db.message))
+                .unwrap_or_else(|| "value".into()),
+            "is required",
+        )]),
+        "23514" => match violated_field(&db) {
+            Some(field) => Error::field(field, "is not an allowed value"),
+            None => Error::BadRequest("a value is not allowed".into()),
+        },
+        "22001" => Error::BadRequest("a value is too long".into()),
+        "22003" => Error::BadRequest("a number is out of range".into()),
+        "22P02" => Error::BadRequest("a value has an invalid format".into()),
+        _ if code.starts_with("22") => Error::BadRequest("a value is invalid".into()),
+        "40001" | "40P01" => {
+            Error::ServiceUnavailable("the database is busy; retry the request".into())
+        }
+        "57014" => Error::ServiceUnavailable("the database took too long".into()),
+        _ if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") => {
+            log::warn(format_args!("postgres unavailable: SQLSTATE {code}"));
+            Error::ServiceUnavailable("database unavailable".into())
+        }
+        _ => Error::Internal(
+            Cause::new(format!("query failed with SQLSTATE {code}")).with(db.message),
+        ),
+    }
+}
+
+/// What [`Db`] needs from a Postgres connection: the one cell of a one-row
+/// query, and `execute`. Spin's `pg4` connection in a component; a scripted
+/// fake in native tests.
+pub trait Backend {
+    /// Runs a query that returns exactly one row of one text column and
+    /// returns that cell (`None` for SQL NULL).
+    fn query_cell(&self, sql: &str, params: &[Param]) -> Result<Option<String>, PgFailure>;
+    /// Runs a statement and returns the affected row count.
+    fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, PgFailure>;
+}
+
+/// One Postgres connection (one pooled backend for its whole life).
+pub struct Db {
+    backend: Box<dyn Backend>,
+}
+
+/// `SELECT set_config('app.org_id', $1, true)`: the org of this transaction.
+pub const SET_TENANT_SQL: &str = "SELECT set_config('app.org_id', $1, true)";
+
+impl Db {
+    /// Opens a connection to the database at `url` (a secret: it holds the
+    /// password). Failure → 503, the cause logged without credentials.
+    #[cfg(target_arch = "wasm32")]
+    pub fn connect(url: &crate::config::Secret) -> Result<Db, Error> {
+        let connection = spin_sdk::pg4::Connection::open(url.expose())
+            .map_err(|err| map_failure(spin::failure(err)))?;
+        Ok(Self::with_backend(spin::SpinBackend(connection)))
+    }
+
+    /// A `Db` over any backend (native tests and tools).
+    pub fn with_backend(backend: impl Backend + 'static) -> Db {
+        Db {
+            backend: Box::new(backend),
+        }
+    }
+
+    /// All rows of `sql` (see the module docs for the wrapping and types).
+    pub fn fetch_all<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<T>, Error> {
+        let cell = self
+            .backend
+            .query_cell(&wrap_read(sql), params)
+            .map_err(map_failure)?;
+        match cell {
+            Some(json) => decode_rows(&json),
+            None => Err(Error::internal("wrapped read returned NULL")),
+        }
+    }
+
+    /// The row of `sql` if there is one; more than one row is a bug (500).
+    pub fn fetch_optional<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<T>, Error> {
+        let mut rows = self.fetch_all(sql, params)?;
+        if rows.len() > 1 {
+            return Err(Error::internal(format!(
+                "fetch_optional got {} rows, expected at most one",
+                rows.len()
+            )));
+        }
+        Ok(rows.pop())
+    }
+
+    /// The row of `sql`; none → 404, more than one → 500.
+    pub fn fetch_one<T: DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<T, Error> {
+        self.fetch_optional(sql, params)?.ok_or(Error::NotFound)
+    }
+
+    /// Runs a statement without a result set; returns the affected row count.
+    pub fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, Error> {
+        self.backend.execute(sql, params).map_err(map_failure)
+    }
+
+    /// Runs `f` in a transaction: `BEGIN`, `f`, `COMMIT`; `ROLLBACK` when `f`
+    /// fails. Do not nest transactions.
+    pub fn transaction<R>(&self, f: impl FnOnce(&Db) -> Result<R, Error>) -> Result<R, Error> {
+        self.execute("BEGIN", &[])?;
+        match f(self) {
+            Ok(value) => {
+                self.execute("COMMIT", &[])?;
+                Ok(value)
+            }
+            Err(err) => {
+                if let Err(rollback) = self.execute("ROLLBACK", &[]) {
+                    log::warn(format_args!("rollback failed: {rollback}"));
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Runs `f` in a transaction scoped to `org` (see the module docs).
+    pub fn tenant<R>(
+        &self,
+        org: OrgId,
+        f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.transaction(|db| {
+            db.execute(SET_TENANT_SQL, &[Param::Text(org.to_string())])?;
+            f(&TenantTx { db, org })
+        })
+    }
+}
+
+/// A transaction scoped to one org. Every statement gets the org id bound as
+/// `$1`; the caller's parameters follow as `$2`, `$3`, ….
+pub struct TenantTx<'a> {
+    db: &'a Db,
+    org: OrgId,
+}
+
+impl TenantTx<'_> {
+    /// The org this transaction is scoped to.
+    pub fn org_id(&self) -> OrgId {
+        self.org
+    }
+
+    fn bind(&self, params: &[Param]) -> Vec<Param> {
+        let mut all = Vec::with_capacity(params.len() + 1);
+        all.push(Param::from(self.org));
+        all.extend_from_slice(params);
+        all
+    }
+
+    pub fn fetch_all<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<T>, Error> {
+        self.db.fetch_all(sql, &self.bind(params))
+    }
+
+    pub fn fetch_optional<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<T>, Error> {
+        self.db.fetch_optional(sql, &self.bind(params))
+    }
+
+    pub fn fetch_one<T: DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<T, Error> {
+        self.db.fetch_one(sql, &self.bind(params))
+    }
+
+    pub fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, Error> {
+        self.db.execute(sql, &self.bind(params))
+    }
+}
+
+/// The Spin `pg4` backend.
+#[cfg(target_arch = "wasm32")]
+mod spin {
+    use spin_sdk::pg4::{self, DbValue, ParameterValue};
+
+    use super::{Backend, DbFailure, Param, PgFailure};
+
+    pub(super) struct SpinBackend(pub(super) pg4::Connection);
+
+    fn value(param: &Param) -> ParameterValue {
+        match param {
+            Param::Text(v) => ParameterValue::Str(v.clone()),
+            Param::Uuid(v) => ParameterValue::Uuid(v.clone()),
+            Param::Int16(v) => ParameterValue::Int16(*v),
+            Param::Int32(v) => ParameterValue::Int32(*v),
+            Param::Int64(v) => ParameterValue::Int64(*v),
+            Param::Float64(v) => ParameterValue::Floating64(*v),
+            Param::Bool(v) => ParameterValue::Boolean(*v),
+            Param::Jsonb(v) => ParameterValue::Jsonb(v.clone()),
+            Param::Bytes(v) => ParameterValue::Binary(v.clone()),
+            Param::Timestamp(v) => ParameterValue::Timestamp(*v),
+            Param::TextArray(v) => ParameterValue::ArrayStr(v.clone()),
+            Param::Null => ParameterValue::DbNull,
+        }
+    }
+
+    pub(super) fn failure(err: pg4::PgError) -> PgFailure {
+        match err {
+            pg4::PgError::ConnectionFailed(m) => PgFailure::ConnectionFailed(m),
+            pg4::PgError::BadParameter(m) => PgFailure::BadParameter(m),
+            pg4::PgError::QueryFailed(pg4::QueryError::Text(m)) => PgFailure::Text(m),
+            pg4::PgError::QueryFailed(pg4::QueryError::DbError(db)) => PgFailure::Db(DbFailure {
+                code: db.code,
+                message: db.message,
+                detail: db.detail,
+                extras: db.extras,
+            }),
+            pg4::PgError::ValueConversionFailed(m) => PgFailure::ValueConversion(m),
+            pg4::PgError::Other(m) => PgFailure::Other(m),
+        }
+    }
+
+    impl Backend for SpinBackend {
+        fn query_cell(&self, sql: &str, params: &[Param]) -> Result<Option<String>, PgFailure> {
+            let values: Vec<ParameterValue> = params.iter().map(value).collect();
+            let rows = self.0.query(sql, &values).map_err(failure)?;
+            let cell = rows
+                .rows
+                .into_iter()
+                .next()
+                .and_then(|row| row.into_iter().next());
+            match cell {
+                Some(DbValue::Str(text)) => Ok(Some(text)),
+                Some(DbValue::DbNull) => Ok(None),
+                Some(_) => Err(PgFailure::ValueConversion(
+                    "expected one text value in the wrapped read".into(),
+                )),
+                None => Err(PgFailure::ValueConversion(
+                    "the wrapped read returned no row".into(),
+                )),
+            }
+        }
+
+        fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, PgFailure> {
+            let values: Vec<ParameterValue> = params.iter().map(value).collect();
+            self.0.execute(sql, &values).map_err(failure)
+        }
+    }
+}
+
+pub mod fake {
+    //! A scripted Postgres backend that records statements, for native tests.
+
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::rc::Rc;
+
+    use super::{Backend, Param, PgFailure};
+
+    /// One recorded call: `(sql, params)`.
+    pub type Call = (String, Vec<Param>);
+
+    type Answer = Result<Option<String>, PgFailure>;
+
+    /// Answers queries from a queue (`Ok(json)` or a failure), executes with
+    /// `Ok(1)` unless a failure is queued for the statement starting with a
+    /// given prefix. Clones share state, so a test keeps one to inspect.
+    #[derive(Clone, Default)]
+    pub struct FakeBackend {
+        calls: Rc<RefCell<Vec<Call>>>,
+        answers: Rc<RefCell<VecDeque<Answer>>>,
+        failing: Rc<RefCell<Vec<(String, PgFailure)>>>,
+    }
+
+    impl FakeBackend {
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Queues the JSON text the next query returns.
+        pub fn answer(&self, json: &str) -> &Self {
+            self.answers
+                .borrow_mut()
+                .push_back(Ok(Some(json.to_owned())));
+            self
+        }
+
+        /// Queues a failure for the next query.
+        pub fn answer_err(&self, failure: PgFailure) -> &Self {
+            self.answers.borrow_mut().push_back(Err(failure));
+            self
+        }
+
+        /// Makes every `execute` whose SQL starts with `prefix` fail.
+        pub fn fail_execute(&self, prefix: &str, failure: PgFailure) -> &Self {
+            self.failing.borrow_mut().push((prefix.to_owned(), failure));
+            self
+        }
+
+        /// Every call so far.
+        pub fn calls(&self) -> Vec<Call> {
+            self.calls.borrow().clone()
+        }
+
+        /// The SQL of every call so far.
+        pub fn statements(&self) -> Vec<String> {
+            self.calls
+                .borrow()
+                .iter()
+                .map(|(sql, _)| sql.clone())
+                .collect()
+        }
+    }
+
+    impl Backend for FakeBackend {
+        fn query_cell(&self, sql: &str, params: &[Param]) -> Result<Option<String>, PgFailure> {
+            self.calls
+                .borrow_mut()
+                .push((sql.to_owned(), params.to_vec()));
+            self.answers
+                .borrow_mut()
+                .pop_front()
+                .unwrap_or_else(|| Ok(Some("[]".into())))
+        }
+
+        fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, PgFailure> {
+            self.calls
+                .borrow_mut()
+                .push((sql.to_owned(), params.to_vec()));
+            match self
+                .failing
+                .borrow()
+                .iter()
+                .find(|(p, _)| sql.starts_with(p.as_str()))
+            {
+                Some((_, failure)) => Err(failure.clone()),
+                None => Ok(1),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::FakeBackend;
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Org {
+        id: String,
+        slug: String,
+        created_at: String,
+        settings: serde_json::Value,
+    }
+
+    const ORG: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+
+    fn db_failure(code: &str, message: &str, detail: Option<&str>) -> PgFailure {
+        PgFailure::Db(DbFailure {
+            code: code.into(),
+            message: message.into(),
+            detail: detail.map(str::to_owned),
+            extras: vec![],
+        })
+    }
+
+    #[test]
+    fn wrap_read_table() {
+        let cases = [
+            (
+                "SELECT 1 AS one",
+                "WITH t AS (SELECT 1 AS one) SELECT coalesce(json_agg(t), '[]')::text FROM t",
+                "select",
+            ),
+            (
+                "  SELECT 1 AS one;  ",
+                "WITH t AS (SELECT 1 AS one) SELECT coalesce(json_agg(t), '[]')::text FROM t",
+                "trailing semicolon and spaces",
+            ),
+            (
+                "INSERT INTO org (slug) VALUES ($1) RETURNING id",
+                "WITH t AS (INSERT INTO org (slug) VALUES ($1) RETURNING id) SELECT coalesce(json_agg(t), '[]')::text FROM t",
+                "insert returning",
+            ),
+        ];
+        for (sql, expected, case) in cases {
+            assert_eq!(wrap_read(sql), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn decode_rows_with_json_types() {
+        let json = r#"[{"id":"3f2504e0-4f89-11d3-9a0c-0305e82c3301","slug":"acme","created_at":"2026-11-27T07:08:24.630285+00:00","settings":{"a":[1,2]}}]"#;
+        let rows: Vec<Org> = decode_rows(json).unwrap();
+        assert_eq!(rows[0].slug, "acme");
+        assert_eq!(rows[0].created_at, "2026-11-27T07:08:24.630285+00:00");
+        assert_eq!(rows[0].settings["a"][1], 2);
+        assert!(decode_rows::<Org>("[]").unwrap().is_empty());
+        let err = decode_rows::<Org>(r#"[{"id":1}]"#).unwrap_err();
+        assert_eq!(
+            err.status(),
+            500,
+            "a row that does not fit the type is a bug"
+        );
+    }
+
+    #[test]
+    fn fetch_variants() {
+        let fake = FakeBackend::new();
+        fake.answer("[]")
+            .answer("[]")
+            .answer(r#"[{"n":1},{"n":2}]"#)
+            .answer(r#"[{"n":1},{"n":2}]"#);
+        let db = Db::with_backend(fake.clone());
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct N {
+            n: i32,
+        }
+        assert_eq!(
+            db.fetch_optional::<N>("SELECT 1 AS n WHERE false", &[])
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            db.fetch_one::<N>("SELECT 1 AS n WHERE false", &[])
+                .unwrap_err(),
+            Error::NotFound
+        );
+        assert_eq!(
+            db.fetch_all::<N>("SELECT n", &[]).unwrap(),
+            vec![N { n: 1 }, N { n: 2 }]
+        );
+        assert_eq!(
+            db.fetch_optional::<N>("SELECT n", &[])
+                .unwrap_err()
+                .status(),
+            500
+        );
+        assert!(
+            fake.statements()
+                .iter()
+                .all(|s| s.starts_with("WITH t AS ("))
+        );
+    }
+
+    #[test]
+    fn transaction_commits_or_rolls_back() {
+        let fake = FakeBackend::new();
+        let db = Db::with_backend(fake.clone());
+        db.transaction(|db| db.execute("INSERT INTO a VALUES (1)", &[]))
+            .unwrap();
+        assert_eq!(
+            fake.statements(),
+            ["BEGIN", "INSERT INTO a VALUES (1)", "COMMIT"]
+        );
+
+        let fake = FakeBackend::new();
+        let db = Db::with_backend(fake.clone());
+        let result: Result<(), Error> = db.transaction(|_| Err(Error::Forbidden));
+        assert_eq!(result, Err(Error::Forbidden));
+        assert_eq!(fake.statements(), ["BEGIN", "ROLLBACK"]);
+    }
+
+    #[test]
+    fn failed_commit_is_an_error() {
+        let fake = FakeBackend::new();
+        fake.fail_execute(
+            "COMMIT",
+            db_failure("40001", "could not serialize access", None),
+        );
+        let db = Db::with_backend(fake.clone());
+        let err = db.transaction(|_| Ok(())).unwrap_err();
+        assert_eq!(err.status(), 503);
+    }
+
+    #[test]
+    fn tenant_sets_the_org_and_binds_it_first() {
+        let fake = FakeBackend::new();
+        fake.answer(r#"[{"n":3}]"#);
+        let db = Db::with_backend(fake.clone());
+        let org = OrgId::parse(ORG).unwrap();
+        let n: serde_json::Value = db
+            .tenant(org, |tx| {
+                assert_eq!(tx.org_id(), org);
+                tx.execute(
+                    "UPDATE companies SET name = $2 WHERE org_id = $1",
+                    &["x".into()],
+                )?;
+                tx.fetch_one("SELECT count(*) AS n FROM companies WHERE org_id = $1", &[])
+            })
+            .unwrap();
+        assert_eq!(n["n"], 3);
+        let calls = fake.calls();
+        assert_eq!(calls[0].0, "BEGIN");
+        assert_eq!(
+            calls[1],
+            (SET_TENANT_SQL.to_owned(), vec![Param::Text(ORG.into())])
+        );
+        assert_eq!(
+            calls[2].1,
+            vec![Param::Uuid(ORG.into()), Param::Text("x".into())]
+        );
+        assert_eq!(calls[3].1, vec![Param::Uuid(ORG.into())]);
+        assert_eq!(calls[4].0, "COMMIT");
+    }
+
+    #[test]
+    fn param_conversions() {
+        let org = OrgId::parse(ORG).unwrap();
+        let cases: Vec<(Param, Param, &str)> = vec![
+            ("a".into(), Param::Text("a".into()), "&str"),
+            (String::from("b").into(), Param::Text("b".into()), "String"),
+            (5i32.into(), Param::Int32(5), "i32"),
+            (5i64.into(), Param::Int64(5), "i64"),
+            (true.into(), Param::Bool(true), "bool"),
+            (
+                (&org).into(),
+                Param::Uuid(ORG.into()),
+                "OrgId binds as uuid",
+            ),
+            (None::<i32>.into(), Param::Null, "None"),
+            (Some("c").into(), Param::Text("c".into()), "Some"),
+            (
+                serde_json::json!({"k":1}).into(),
+                Param::Jsonb(br#"{"k":1}"#.to_vec()),
+                "json value",
+            ),
+            (
+                Param::json(&[1, 2]).unwrap(),
+                Param::Jsonb(b"[1,2]".to_vec()),
+                "Param::json",
+            ),
+        ];
+        for (got, expected, case) in cases {
+            assert_eq!(got, expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn constraint_field_table() {
+        let cases = [
+            ("org_slug_key", "org", Some("slug"), "simple unique"),
+            (
+                "companies_org_id_slug_key",
+                "companies",
+                Some("slug"),
+                "composite with org_id",
+            ),
+            ("users_email_key", "users", Some("email"), "email"),
+            (
+                "org_members_user_id_fkey",
+                "org_members",
+                Some("user_id"),
+                "foreign key",
+            ),
+            ("partners_kind_check", "partners", Some("kind"), "check"),
+            ("org_pkey", "org", None, "primary key has no field"),
+            ("other_slug_key", "org", None, "other table"),
+            ("org__key", "org", None, "empty field"),
+        ];
+        for (constraint, table, expected, case) in cases {
+            assert_eq!(
+                field_from_constraint(constraint, table).as_deref(),
+                expected,
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_columns_table() {
+        let cases: [(&str, Option<Vec<&str>>, &str); 4] = [
+            (
+                "Key (slug)=(acme) already exists.",
+                Some(vec!["slug"]),
+                "one column",
+            ),
+            (
+                "Key (org_id, slug)=(x, y) already exists.",
+                Some(vec!["org_id", "slug"]),
+                "two columns",
+            ),
+            (
+                "Key (lower(email::text))=(a@b) already exists.",
+                None,
+                "expression index",
+            ),
+            ("something else", None, "no key"),
+        ];
+        for (detail, expected, case) in cases {
+            let expected = expected.map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>());
+            assert_eq!(key_columns(detail), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn failure_mapping_table() {
+        let unique = PgFailure::Db(DbFailure {
+            code: "23505".into(),
+            message: "duplicate key value violates unique constraint \"companies_org_id_slug_key\""
+                .into(),
+            detail: Some("Key (org_id, slug)=(3f25…, acme) already exists.".into()),
+            extras: vec![],
+        });
+        let unique_with_table = PgFailure::Db(DbFailure {
+            code: "23505".into(),
+            message: "duplicate key value violates unique constraint \"org_slug_key\"".into(),
+            detail: None,
+            extras: vec![("table".into(), "org".into())],
+        });
+        let cases: Vec<(PgFailure, u16, Option<&str>, &str)> = vec![
+            (unique, 409, Some("slug"), "unique → field from key columns"),
+            (
+                unique_with_table,
+                409,
+                Some("slug"),
+                "unique → field from constraint and table",
+            ),
+            (
+                db_failure(
+                    "23505",
+                    "duplicate key value violates unique constraint \"u_idx\"",
+                    Some("Key (lower(email::text))=(a) already exists."),
+                ),
+                409,
+                None,
+                "unique on an expression",
+            ),
+            (
+                db_failure(
+                    "23503",
+                    "insert or update on table \"companies\" violates foreign key constraint \"companies_org_id_fkey\"",
+                    Some("Key (org_id)=(x) is not present in table \"org\"."),
+                ),
+                400,
+                Some("org_id"),
+                "fk on insert",
+            ),
+            (
+                db_failure(
+                    "23503",
+                    "update or delete on table \"org\" violates foreign key constraint \"companies_org_id_fkey\" on table \"companies\"",
+                    None,
+                ),
+                409,
+                None,
+                "fk on delete",
+            ),
+            (
+                db_failure(
+                    "23502",
+                    "null value in column \"name\" of relation \"org\" violates not-null constraint",
+                    None,
+                ),
+                400,
+                Some("name"),
+                "not null",
+            ),
+            (
+                db_failure(
+                    "23514",
+                    "new row for relation \"partners\" violates check constraint \"partners_kind_check\"",
+                    None,
+                ),
+                400,
+                None,
+                "check without table extra",
+            ),
+            (
+                db_failure("22P02", "invalid input syntax for type uuid: \"x\"", None),
+                400,
+                None,
+                "invalid text representation",
+            ),
+            (
+                db_failure("22001", "value too long", None),
+                400,
+                None,
+                "string too long",
+            ),
+            (
+                db_failure("22012", "division by zero", None),
+                400,
+                None,
+                "other data exception",
+            ),
+            (
+                db_failure("40001", "could not serialize", None),
+                503,
+                None,
+                "serialization failure",
+            ),
+            (
+                db_failure(
+                    "57014",
+                    "canceling statement due to statement timeout",
+                    None,
+                ),
+                503,
+                None,
+                "timeout",
+            ),
+            (
+                db_failure("08006", "connection failure", None),
+                503,
+                None,
+                "connection exception",
+            ),
+            (
+                db_failure("53300", "too many connections", None),
+                503,
+                None,
+                "too many connections",
+            ),
+            (
+                db_failure("42601", "syntax error at or near \"SELEC\"", None),
+                500,
+                None,
+                "syntax error is a bug",
+            ),
+            (
+                db_failure("42501", "permission denied for table org", None),
+                500,
+                None,
+                "privilege is a bug",
+            ),
+            (
+                PgFailure::ConnectionFailed(
+                    "address postgres://u:pw@db:5432/x is not permitted".into(),
+                ),
+                503,
+                None,
+                "connection failed",
+            ),
+            (
+                PgFailure::BadParameter("invalid uuid".into()),
+                500,
+                None,
+                "bad parameter",
+            ),
+            (PgFailure::Text("zero-row result".into()), 500, None, "text"),
+            (
+                PgFailure::Text("connection closed".into()),
+                503,
+                None,
+                "closed connection",
+            ),
+            (PgFailure::Other("x".into()), 500, None, "other"),
+        ];
+        for (failure, status, field, case) in cases {
+            let err = map_failure(failure);
+            assert_eq!(err.status(), status, "{case}: {err:?}");
+            let named = match &err {
+                Error::Conflict { field, .. } => field.clone(),
+                Error::Validation(errors) => Some(errors[0].field.clone()),
+                _ => None,
+            };
+            if field.is_some() {
+                assert_eq!(named.as_deref(), field, "{case}");
+            }
+            let body = String::from_utf8(err.to_response("r").body().to_vec()).unwrap();
+            for secret in ["pw", "SELEC", "postgres://", "db:5432", "3f25", "acme"] {
+                assert!(
+                    !body.contains(secret),
+                    "{case}: response leaks {secret:?}: {body}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unique_violation_keeps_the_constraint_for_on_constraint() {
+        use crate::error::ResultExt;
+        let failure = db_failure(
+            "23505",
+            "duplicate key value violates unique constraint \"users_email_lower_idx\"",
+            Some("Key (lower(email::text))=(a@b.c) already exists."),
+        );
+        let result: Result<(), Error> = Err(map_failure(failure));
+        match result.on_constraint("users_email_lower_idx", "email") {
+            Err(Error::Conflict { field, detail, .. }) => {
+                assert_eq!(field.as_deref(), Some("email"));
+                assert_eq!(detail, "email is already taken");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

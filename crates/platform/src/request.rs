@@ -1,0 +1,451 @@
+//! What a handler sees of a request ([`RequestCtx`]): method, path, query,
+//! headers, `:param` values, the request id, and the JSON body parser.
+//!
+//! - Request id: a valid incoming `X-Request-Id` (1–128 chars of
+//!   `[A-Za-z0-9._-]`) is kept, anything else is replaced by a generated one;
+//!   the router echoes it on every response, errors included.
+//! - JSON bodies: [`RequestCtx::json`] requires `Content-Type:
+//!   application/json` (or `application/<x>+json`) → else 415, a body of at
+//!   most [`DEFAULT_BODY_LIMIT`] bytes → else 413, and well-formed JSON that
+//!   fits the target type → else 400 naming the field (unknown, missing or
+//!   wrong type; use `#[serde(deny_unknown_fields)]`) or the line and column.
+
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, FieldError};
+
+pub use crate::response::{Response, json, json_static};
+
+/// The default maximum size of a JSON request body: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The longest `X-Request-Id` accepted from a client.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// HTTP methods the router knows. Anything else is `Other` and gets a 405.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    Other,
+}
+
+impl Method {
+    /// Parses a method name (case-sensitive, as HTTP requires).
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "PATCH" => Self::Patch,
+            "DELETE" => Self::Delete,
+            "OPTIONS" => Self::Options,
+            _ => Self::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+            Self::Other => "OTHER",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One request as a handler sees it.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    method: Method,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    params: Vec<(&'static str, String)>,
+    request_id: String,
+}
+
+impl RequestCtx {
+    /// Builds a request. `path` is the full request path (no query), header
+    /// names are matched case-insensitively. The request id is taken from
+    /// `X-Request-Id` when valid, else generated.
+    pub fn new(
+        method: Method,
+        path: impl Into<String>,
+        query: impl Into<String>,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> Self {
+        let request_id = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
+            .map(|(_, v)| v.as_str())
+            .filter(|v| is_valid_request_id(v))
+            .map_or_else(generate_request_id, str::to_owned);
+        Self {
+            method,
+            path: path.into(),
+            query: query.into(),
+            headers,
+            body,
+            params: Vec::new(),
+            request_id,
+        }
+    }
+
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The request path without the query string, e.g. `/v1/orgs/acme`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The raw query string, without `?` (`""` when absent).
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The value of the `:name` path segment (not percent-decoded).
+    /// A name the route does not declare is a bug: internal error.
+    pub fn param(&self, name: &str) -> Result<&str, Error> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| Error::internal(format!("route has no parameter `{name}`")))
+    }
+
+    pub(crate) fn set_params(&mut self, params: Vec<(&'static str, String)>) {
+        self.params = params;
+    }
+
+    /// Parses the JSON body into `T` with the default size limit.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.json_with_limit(DEFAULT_BODY_LIMIT)
+    }
+
+    /// Parses the JSON body into `T`, refusing bodies over `limit` bytes.
+    pub fn json_with_limit<T: DeserializeOwned>(&self, limit: usize) -> Result<T, Error> {
+        check_json_content_type(self.header("content-type"))?;
+        parse_json_body(&self.body, limit)
+    }
+}
+
+/// Accepts `application/json` and `application/<anything>+json`, with parameters.
+pub fn check_json_content_type(content_type: Option<&str>) -> Result<(), Error> {
+    let essence = content_type
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let ok = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedMediaType)
+    }
+}
+
+/// Parses `body` as JSON into `T`: 413 over `limit`, 400 naming the field or position.
+pub fn parse_json_body<T: DeserializeOwned>(body: &[u8], limit: usize) -> Result<T, Error> {
+    if body.len() > limit {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    serde_json::from_slice(body).map_err(|err| json_error(&err))
+}
+
+fn json_error(err: &serde_json::Error) -> Error {
+    use serde_json::error::Category;
+    let position = format!("line {} column {}", err.line(), err.column());
+    match err.classify() {
+        Category::Data => {
+            let message = err.to_string();
+            // serde's messages carry the field name in backticks:
+            // "unknown field `x`, expected …", "missing field `y`".
+            let field = field_in_message(&message);
+            let text = strip_position(&message);
+            match field {
+                Some(field) => Error::Validation(vec![FieldError::new(field, text)]),
+                None => Error::BadRequest(format!("invalid JSON body at {position}: {text}")),
+            }
+        }
+        Category::Eof => Error::BadRequest(format!("JSON body ends early at {position}")),
+        Category::Syntax | Category::Io => {
+            Error::BadRequest(format!("malformed JSON body at {position}"))
+        }
+    }
+}
+
+fn field_in_message(message: &str) -> Option<String> {
+    let known = ["unknown field `", "missing field `", "duplicate field `"];
+    known.iter().find_map(|prefix| {
+        let start = message.find(prefix)? + prefix.len();
+        let end = message[start..].find('`')?;
+        Some(message[start..start + end].to_owned())
+    })
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(pos) => message[..pos].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// True for 1–128 characters of `[A-Za-z0-9._-]`.
+pub fn is_valid_request_id(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID_LEN
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A new random request id: 32 lowercase hex characters.
+///
+/// Seeded from the standard library's per-thread random hash keys (WASI
+/// `random` on wasm), the clock and a counter. Unique, not a secret.
+pub fn generate_request_id() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let state = RandomState::new();
+    let word = |salt: u64| {
+        let mut hasher = state.build_hasher();
+        hasher.write_u128(nanos);
+        hasher.write_u64(count);
+        hasher.write_u64(salt);
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}", word(1), word(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct NewOrg {
+        name: String,
+        seats: u32,
+    }
+
+    fn ctx_with(content_type: Option<&str>, body: &str) -> RequestCtx {
+        let headers = content_type
+            .map(|v| vec![("Content-Type".to_owned(), v.to_owned())])
+            .unwrap_or_default();
+        RequestCtx::new(
+            Method::Post,
+            "/v1/orgs",
+            "",
+            headers,
+            body.as_bytes().to_vec(),
+        )
+    }
+
+    #[test]
+    fn request_id_validation() {
+        let long = "a".repeat(129);
+        let max = "a".repeat(128);
+        let cases = [
+            ("abc-123_X.y", true, "allowed characters"),
+            (max.as_str(), true, "exactly 128 characters"),
+            (long.as_str(), false, "129 characters"),
+            ("", false, "empty"),
+            ("has space", false, "space"),
+            ("semi;colon", false, "semicolon"),
+            ("ünïcode", false, "non-ascii"),
+            ("new\nline", false, "newline (header injection)"),
+        ];
+        for (value, valid, case) in cases {
+            assert_eq!(is_valid_request_id(value), valid, "{case}");
+        }
+    }
+
+    #[test]
+    fn request_id_is_kept_or_generated() {
+        let keep = RequestCtx::new(
+            Method::Get,
+            "/",
+            "",
+            vec![("X-Request-Id".into(), "client-id.1".into())],
+            vec![],
+        );
+        assert_eq!(keep.request_id(), "client-id.1");
+        let bad = RequestCtx::new(
+            Method::Get,
+            "/",
+            "",
+            vec![("x-request-id".into(), "bad id".into())],
+            vec![],
+        );
+        assert_eq!(bad.request_id().len(), 32);
+        assert!(is_valid_request_id(bad.request_id()));
+        let a = generate_request_id();
+        let b = generate_request_id();
+        assert_ne!(a, b, "two generated ids differ");
+    }
+
+    #[test]
+    fn json_body_good_and_bad() {
+        let ok: NewOrg = ctx_with(
+            Some("application/json; charset=utf-8"),
+            r#"{"name":"A","seats":3}"#,
+        )
+        .json()
+        .unwrap();
+        assert_eq!(
+            ok,
+            NewOrg {
+                name: "A".into(),
+                seats: 3
+            }
+        );
+
+        // (content type, body, expected status, field named, case)
+        type Case<'a> = (Option<&'a str>, &'a str, u16, Option<&'a str>, &'a str);
+        let cases: Vec<Case> = vec![
+            (
+                None,
+                r#"{"name":"A","seats":3}"#,
+                415,
+                None,
+                "no content type",
+            ),
+            (
+                Some("text/plain"),
+                r#"{"name":"A","seats":3}"#,
+                415,
+                None,
+                "text/plain",
+            ),
+            (
+                Some("application/problem+json"),
+                r#"{"name":"A","seats":3}"#,
+                200,
+                None,
+                "+json suffix is json",
+            ),
+            (
+                Some("application/json"),
+                r#"{"name":"A","seats":3,"x":1}"#,
+                400,
+                Some("x"),
+                "unknown field",
+            ),
+            (
+                Some("application/json"),
+                r#"{"name":"A"}"#,
+                400,
+                Some("seats"),
+                "missing field",
+            ),
+            (
+                Some("application/json"),
+                r#"{"name":"A","seats":-1}"#,
+                400,
+                None,
+                "wrong type",
+            ),
+            (
+                Some("application/json"),
+                r#"{"name":"A","#,
+                400,
+                None,
+                "truncated",
+            ),
+            (
+                Some("application/json"),
+                "{\n\"name\" 1}",
+                400,
+                None,
+                "syntax error",
+            ),
+            (Some("application/json"), "", 400, None, "empty body"),
+        ];
+        for (content_type, body, status, field, case) in cases {
+            let result = ctx_with(content_type, body).json::<NewOrg>();
+            match result {
+                Ok(_) => assert_eq!(status, 200, "{case}"),
+                Err(err) => {
+                    assert_eq!(err.status(), status, "{case}: {err}");
+                    if let Some(field) = field {
+                        match &err {
+                            Error::Validation(errors) => {
+                                assert_eq!(errors[0].field, field, "{case}")
+                            }
+                            other => panic!("{case}: expected a field error, got {other:?}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_error_names_line_and_column() {
+        let err = parse_json_body::<serde_json::Value>(b"{\n  \"a\": ,\n}", 100).unwrap_err();
+        assert!(err.detail().contains("line 2 column"), "{}", err.detail());
+    }
+
+    #[test]
+    fn body_limit() {
+        let err = parse_json_body::<serde_json::Value>(b"[1,2,3]", 3).unwrap_err();
+        assert_eq!(err.status(), 413);
+        assert!(parse_json_body::<serde_json::Value>(b"[1]", 3).is_ok());
+    }
+
+    #[test]
+    fn param_lookup() {
+        let mut ctx = ctx_with(None, "");
+        ctx.set_params(vec![("slug", "acme".into())]);
+        assert_eq!(ctx.param("slug").unwrap(), "acme");
+        assert_eq!(ctx.param("id").unwrap_err().status(), 500);
+    }
+}

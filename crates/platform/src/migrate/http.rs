@@ -1,0 +1,342 @@
+//! The admin routes of a migrate component, shared by `components/migrate` and
+//! the test fixture (each passes its own embedded migration list).
+//!
+//! | route | body | 200 response |
+//! |---|---|---|
+//! | `GET /admin/migrations` | — | [`Status`]: `{current, head, applied, pending, drift}` |
+//! | `POST /admin/migrations/upgrade` | `{"target": "head" \| "0001"}` | [`Outcome`]: `{from, to, ran}` |
+//! | `POST /admin/migrations/downgrade` | `{"steps": 1}` or `{"target": "base" \| "0001"}` | [`Outcome`] |
+//!
+//! Errors (problem+json): no/wrong `Authorization: Bearer <admin_token>` →
+//! 401 with `WWW-Authenticate: Bearer`; bad body or target → 400 (415/413 from
+//! the platform's JSON parsing); drift → 409 naming each revision and what
+//! differs (nothing runs); database unreachable → 503; a failing step → **500
+//! with type `…/migration-failed`** and the members `revision`, `name`,
+//! `direction`, `statement`, `sqlstate`, `message` (Postgres's), `from`, `to`
+//! (the revision after the rollback) and `ran` (the steps that committed
+//! before it).
+//!
+//! [`Status`]: super::plan::Status
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::plan::{DowngradeTarget, Migration, UpgradeTarget};
+use super::runner::{Outcome, Runner};
+use crate::config::Secret;
+use crate::error::{Error, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE};
+use crate::request::RequestCtx;
+use crate::response::{Response, json};
+use crate::router::HandlerResult;
+
+/// What the handlers take from the outside world.
+pub trait Env {
+    /// The `admin_token` variable.
+    fn admin_token(&self) -> Result<Secret, Error>;
+    /// A runner over a connection with the owner role (`db_url`).
+    fn runner(&self, migrations: &'static [Migration]) -> Result<Runner, Error>;
+}
+
+/// The component's Spin variables `admin_token` and `db_url`.
+#[cfg(target_arch = "wasm32")]
+pub struct SpinEnv;
+
+#[cfg(target_arch = "wasm32")]
+impl Env for SpinEnv {
+    fn admin_token(&self) -> Result<Secret, Error> {
+        crate::config::secret("admin_token")
+    }
+
+    fn runner(&self, migrations: &'static [Migration]) -> Result<Runner, Error> {
+        Runner::connect(&crate::config::secret("db_url")?, migrations)
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` against the admin token, in constant time.
+pub fn authorize(ctx: &RequestCtx, env: &dyn Env) -> Result<(), Error> {
+    let expected = env.admin_token()?;
+    if expected.expose().trim().is_empty() {
+        // Never accept an empty token, whatever was sent.
+        return Err(crate::config::invalid("admin_token", "it is empty"));
+    }
+    let given = ctx
+        .header("authorization")
+        .and_then(|h| {
+            let (scheme, token) = h.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .ok_or(Error::Unauthorized)?;
+    if same_secret(given, expected.expose()) {
+        Ok(())
+    } else {
+        Err(Error::Unauthorized)
+    }
+}
+
+/// Compares the sha256 digests byte by byte without an early exit, so the
+/// time taken does not depend on where the values differ (nor on their length).
+fn same_secret(given: &str, expected: &str) -> bool {
+    let a = Sha256::digest(given.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpgradeBody {
+    target: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DowngradeBody {
+    steps: Option<u32>,
+    target: Option<String>,
+}
+
+/// `GET /admin/migrations`.
+pub fn status(ctx: &RequestCtx, env: &dyn Env, migrations: &'static [Migration]) -> HandlerResult {
+    authorize(ctx, env)?;
+    json(200, &env.runner(migrations)?.status()?)
+}
+
+/// `POST /admin/migrations/upgrade`.
+pub fn upgrade(ctx: &RequestCtx, env: &dyn Env, migrations: &'static [Migration]) -> HandlerResult {
+    authorize(ctx, env)?;
+    let body: UpgradeBody = ctx.json()?;
+    let target = UpgradeTarget::parse(&body.target)?;
+    outcome_response(ctx, env.runner(migrations)?.upgrade(&target)?)
+}
+
+/// `POST /admin/migrations/downgrade`.
+pub fn downgrade(
+    ctx: &RequestCtx,
+    env: &dyn Env,
+    migrations: &'static [Migration],
+) -> HandlerResult {
+    authorize(ctx, env)?;
+    let body: DowngradeBody = ctx.json()?;
+    let target = DowngradeTarget::parse(body.steps, body.target.as_deref())?;
+    outcome_response(ctx, env.runner(migrations)?.downgrade(&target)?)
+}
+
+/// 200 with `{from, to, ran}`, or the 500 `migration-failed` problem.
+fn outcome_response(ctx: &RequestCtx, outcome: Outcome) -> HandlerResult {
+    let Some(failed) = &outcome.failed else {
+        return json(200, &outcome);
+    };
+    let detail = format!(
+        "migration {}_{} ({}) failed{}: {}{}; it was rolled back and the database is at {}",
+        failed.revision,
+        failed.name,
+        match failed.direction {
+            super::plan::Direction::Up => "up",
+            super::plan::Direction::Down => "down",
+        },
+        failed
+            .statement
+            .map(|n| format!(" at statement {n}"))
+            .unwrap_or_default(),
+        failed
+            .sqlstate
+            .as_deref()
+            .map(|c| format!("SQLSTATE {c} "))
+            .unwrap_or_default(),
+        failed.message,
+        outcome.to.as_deref().unwrap_or("base (nothing applied)"),
+    );
+    let body = serde_json::json!({
+        "type": format!("{PROBLEM_TYPE_BASE}migration-failed"),
+        "title": "Migration failed",
+        "status": 500,
+        "detail": detail,
+        "revision": failed.revision,
+        "name": failed.name,
+        "direction": failed.direction,
+        "statement": failed.statement,
+        "sqlstate": failed.sqlstate,
+        "message": failed.message,
+        "from": outcome.from,
+        "to": outcome.to,
+        "ran": outcome.ran,
+        "request_id": ctx.request_id(),
+    });
+    let bytes = serde_json::to_vec(&body)
+        .map_err(|err| Error::internal_from("serialize the migration failure", &err))?;
+    Ok(Response::new(500, bytes).with_header("content-type", PROBLEM_CONTENT_TYPE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::fake::FakeBackend;
+    use crate::pg::{DbFailure, PgFailure};
+    use crate::request::Method;
+
+    static SET: &[Migration] = &[
+        Migration {
+            revision: "0001",
+            name: "ok",
+            up_sql: "CREATE TABLE t ()",
+            down_sql: "DROP TABLE t",
+            up: &["CREATE TABLE t ()"],
+            down: &["DROP TABLE t"],
+            checksum: "c1",
+        },
+        Migration {
+            revision: "0002",
+            name: "fails",
+            up_sql: "SELECT 1/0",
+            down_sql: "",
+            up: &["SELECT 1/0"],
+            down: &[],
+            checksum: "c2",
+        },
+    ];
+
+    struct TestEnv {
+        fake: FakeBackend,
+    }
+
+    impl Env for TestEnv {
+        fn admin_token(&self) -> Result<Secret, Error> {
+            Ok(Secret::new("s3cret"))
+        }
+        fn runner(&self, migrations: &'static [Migration]) -> Result<Runner, Error> {
+            Ok(Runner::with_backend(self.fake.clone(), migrations))
+        }
+    }
+
+    fn req(method: Method, auth: Option<&str>, body: &str) -> RequestCtx {
+        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        if let Some(a) = auth {
+            headers.push(("authorization".to_owned(), a.to_owned()));
+        }
+        RequestCtx::new(
+            method,
+            "/admin/migrations",
+            "",
+            headers,
+            body.as_bytes().to_vec(),
+        )
+    }
+
+    fn env() -> TestEnv {
+        TestEnv {
+            fake: FakeBackend::new(),
+        }
+    }
+
+    #[test]
+    fn bearer_token_is_required() {
+        let e = env();
+        for auth in [
+            None,
+            Some("Bearer wrong"),
+            Some("Basic s3cret"),
+            Some("s3cret"),
+            Some("Bearer "),
+        ] {
+            let err = status(&req(Method::Get, auth, ""), &e, SET).unwrap_err();
+            assert_eq!(err, Error::Unauthorized, "{auth:?}");
+        }
+        // 401 comes before body validation
+        let err = upgrade(&req(Method::Post, None, "{"), &e, SET).unwrap_err();
+        assert_eq!(err, Error::Unauthorized);
+        e.fake.answer(r#"[{"present":false}]"#);
+        let ok = status(&req(Method::Get, Some("bearer s3cret"), ""), &e, SET).unwrap();
+        assert_eq!(ok.status(), 200);
+        let v: serde_json::Value = serde_json::from_slice(ok.body()).unwrap();
+        assert_eq!(v["current"], serde_json::Value::Null);
+        assert_eq!(v["head"], "0002");
+        assert_eq!(v["pending"][0]["revision"], "0001");
+        assert!(v["drift"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_bodies_are_400() {
+        let e = env();
+        let auth = Some("Bearer s3cret");
+        let cases = [
+            (true, "{}"),
+            (true, r#"{"target": "latest"}"#),
+            (true, r#"{"target": "head", "x": 1}"#),
+            (false, "{}"),
+            (false, r#"{"steps": 0}"#),
+            (false, r#"{"steps": -1}"#),
+            (false, r#"{"steps": 1, "target": "base"}"#),
+            (false, r#"{"target": "head"}"#),
+        ];
+        for (is_upgrade, body) in cases {
+            let ctx = req(Method::Post, auth, body);
+            let result = if is_upgrade {
+                upgrade(&ctx, &e, SET)
+            } else {
+                downgrade(&ctx, &e, SET)
+            };
+            assert_eq!(result.unwrap_err().status(), 400, "{body}");
+        }
+        assert!(e.fake.statements().is_empty(), "nothing ran");
+    }
+
+    #[test]
+    fn a_failed_step_is_a_migration_failed_problem() {
+        let e = env();
+        e.fake.answer("[]").fail_execute(
+            "SELECT 1/0",
+            PgFailure::Db(DbFailure {
+                code: "22012".into(),
+                message: "division by zero".into(),
+                ..DbFailure::default()
+            }),
+        );
+        let r = upgrade(
+            &req(Method::Post, Some("Bearer s3cret"), r#"{"target":"head"}"#),
+            &e,
+            SET,
+        )
+        .unwrap();
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.header("content-type"), Some(PROBLEM_CONTENT_TYPE));
+        let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["type"], format!("{PROBLEM_TYPE_BASE}migration-failed"));
+        assert_eq!(v["revision"], "0002");
+        assert_eq!(v["sqlstate"], "22012");
+        assert_eq!(v["to"], "0001");
+        assert_eq!(v["ran"][0]["revision"], "0001");
+        let detail = v["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("22012") && detail.contains("division by zero"),
+            "{detail}"
+        );
+    }
+
+    #[test]
+    fn a_successful_upgrade_reports_what_ran() {
+        let e = env();
+        e.fake.answer("[]");
+        let r = upgrade(
+            &req(Method::Post, Some("Bearer s3cret"), r#"{"target":"0001"}"#),
+            &e,
+            SET,
+        )
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(v["from"], serde_json::Value::Null);
+        assert_eq!(v["to"], "0001");
+        assert_eq!(v["ran"][0]["direction"], "up");
+        assert!(v["ran"][0]["ms"].is_u64());
+        assert!(v.get("failed").is_none());
+    }
+
+    #[test]
+    fn secrets_compare_by_value() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+    }
+}

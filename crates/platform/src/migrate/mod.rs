@@ -1,0 +1,31 @@
+//! Schema migrations: the embedded SQL files, planning and the runner.
+//!
+//! - [`plan`] (pure): [`Migration`] (generated at build time by
+//!   `plinth_migration_lint::build::embed_migrations`), status with drift
+//!   detection, upgrade/downgrade plans.
+//! - [`runner`]: runs a plan through [`Db`](crate::pg::Db) under an advisory
+//!   lock, one transaction per step; [`current_revision`] for the health check.
+//! - [`http`]: the `/admin/migrations` routes shared by the migrate component
+//!   and its test fixture.
+//!
+//! **Architecture Invariant**: migrations run only through the migrate
+//! component, with the owner role; the app role can read `schema_migrations`
+//! but owns nothing.
+
+#[cfg(target_arch = "wasm32")]
+mod guest;
+pub mod http;
+pub mod plan;
+pub mod runner;
+
+pub use plan::{Direction, DowngradeTarget, Migration, Status, UpgradeTarget};
+pub use runner::{Outcome, Runner, current_revision};
+
+/// Whether the database is at the newest embedded revision.
+///
+/// `head` is what a component embeds with
+/// `include!(concat!(env!("OUT_DIR"), "/migrations_head.rs"))` (see
+/// `plinth_migration_lint::build`). `None` (no migrations) is always at head.
+pub fn at_head(db: &crate::pg::Db, head: Option<&str>) -> Result<bool, crate::error::Error> {
+    Ok(current_revision(db)?.as_deref() == head)
+}

@@ -25,12 +25,12 @@ $$;
 -- looked up by id or slug before any tenant context exists).
 CREATE TABLE org (
     id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    name text NOT NULL CONSTRAINT org_name_length CHECK (char_length(btrim(name)) BETWEEN 1 AND 200),
-    slug text NOT NULL CONSTRAINT org_slug_format CHECK (
+    name text NOT NULL CONSTRAINT org_name_check CHECK (char_length(btrim(name)) BETWEEN 1 AND 200),
+    slug text NOT NULL CONSTRAINT org_slug_check CHECK (
         char_length(slug) <= 63 AND slug ~ '^[a-z0-9]+(-[a-z0-9]+)*$'
     ),
     settings_json jsonb NOT NULL DEFAULT '{}'::jsonb
-        CONSTRAINT org_settings_json_object CHECK (jsonb_typeof(settings_json) = 'object'),
+        CONSTRAINT org_settings_json_check CHECK (jsonb_typeof(settings_json) = 'object'),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );

@@ -139,13 +139,13 @@ fn run(opts: &Options) -> Result<()> {
         // The bench app shares the main app's database: bring its schema to head.
         let token = services::env_value(&env, "SPIN_VARIABLE_ADMIN_TOKEN")?;
         let addr = util::local(util::free_port()?);
-        let main = App::start(
+        let mut main = App::start(
             &Runtime::Devhost,
             &util::root().join("spin.toml"),
             addr,
             &env,
         )?;
-        up::migrate(main.addr, &token)?;
+        up::migrate(&mut main, &token)?;
     }
     let root = util::root();
     let bench_token = std::fs::read_to_string(root.join("tests/apps/bench/token.txt"))

@@ -119,21 +119,37 @@ impl Drop for App {
 }
 
 /// `POST /admin/migrations/upgrade {"target":"head"}` with the admin token.
-pub fn migrate(addr: SocketAddr, admin_token: &str) -> Result<String> {
+/// Connection failures are retried for a few seconds while the app is alive.
+pub fn migrate(app: &mut App, admin_token: &str) -> Result<String> {
     let _phase = Phase::new("apply migrations");
     let auth = format!("Bearer {admin_token}");
     let headers = [
         ("Authorization", auth.as_str()),
         ("Content-Type", "application/json"),
     ];
-    let resp = http::request(
-        addr,
-        "POST",
-        "/admin/migrations/upgrade",
-        &headers,
-        br#"{"target":"head"}"#,
-        Duration::from_secs(120),
-    )?;
+    let mut attempts = 0;
+    let resp = loop {
+        let result = http::request(
+            app.addr,
+            "POST",
+            "/admin/migrations/upgrade",
+            &headers,
+            br#"{"target":"head"}"#,
+            Duration::from_secs(120),
+        );
+        if let Some(status) = app.exited() {
+            bail!("the app exited ({status}) while applying migrations; see its output above");
+        }
+        match result {
+            Ok(resp) => break resp,
+            Err(e) if attempts < 10 => {
+                attempts += 1;
+                eprintln!("migrations: {e:#}; retrying");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => return Err(e),
+        }
+    };
     if !(200..300).contains(&resp.status) {
         bail!(
             "POST /admin/migrations/upgrade answered HTTP {}: {}",
@@ -176,7 +192,7 @@ fn serve(listen: SocketAddr) -> Result<()> {
     let token = services::env_value(&env, "SPIN_VARIABLE_ADMIN_TOKEN")?;
     let runtime = Runtime::detect();
     let mut app = App::start(&runtime, &util::root().join("spin.toml"), listen, &env)?;
-    let report = migrate(app.addr, &token)?;
+    let report = migrate(&mut app, &token)?;
     println!("migrations: {}", report.trim());
     println!();
     println!(
@@ -187,7 +203,7 @@ fn serve(listen: SocketAddr) -> Result<()> {
         }
     );
     println!("admin token: {token}");
-    println!("  curl -H 'Authorization: Bearer {token}' http://{listen}/admin/migrations/current");
+    println!("  curl -H 'Authorization: Bearer {token}' http://{listen}/admin/migrations");
     println!(
         "services environment: {}",
         services::Layout::new().env_file().display()

@@ -1,0 +1,14 @@
+//! End-to-end tests: one binary that drives the real host over HTTP.
+//!
+//! Needs what `cargo xtask test` prepares: the wasm components built, devhost built
+//! (`PLINTH_DEVHOST_BIN`, default target/release/devhost) and the services running
+//! (target/dev/services.env). `APP_RUNTIME=spin` runs the same tests against
+//! `$SPIN_BIN up` instead of devhost.
+
+mod health;
+mod helpers;
+mod host_conformance;
+mod host_routing;
+mod manifest_errors;
+mod migrations;
+mod schema;

@@ -1,0 +1,363 @@
+//! `spin:postgres/postgres@4.0.0` on tokio-postgres with a pool per address.
+//!
+//! Mirrors Spin 4.0.2: the address must be allowed by the component's
+//! `allowed_outbound_hosts`; a `Connection` holds one pooled client for its
+//! whole life (so BEGIN … COMMIT is a real transaction); a client is cleaned
+//! (`RecyclingMethod::Clean`: settings reset, temp tables dropped) before it
+//! is handed out again; statements are prepared unnamed each time, as Spin
+//! does, so DDL never invalidates a cached plan. The one deliberate
+//! difference is a zero-row `query`: Spin 4.0.0–4.0.2 hangs forever there
+//! (spinframework/spin#3671); devhost answers with an error (default) or the
+//! empty row set (`--pg-zero-row-query allow`).
+
+pub mod types;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Statement};
+use wasmtime::component::Resource;
+
+use crate::bindings::spin::postgres::postgres::{
+    self as v4, Column, DbError, Error, ParameterValue, QueryError, RowSet,
+};
+use crate::state::HostState;
+
+/// Spin refuses query results larger than this (Spin ≥ 3.6.2).
+const MAX_RESULT_BYTES: usize = 128 * 1024 * 1024;
+/// Connections per address, as in Spin.
+const POOL_SIZE: usize = 64;
+
+/// The message a guest gets for a zero-row `query` in `error` mode.
+pub const ZERO_ROW_MESSAGE: &str = "zero-row result: this query returned no rows; Spin 4.0.0-4.0.2 never returns from such a query (spinframework/spin#3671) — return exactly one row, e.g. aggregate with json_agg";
+
+/// What to do with a `query` whose result has no rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZeroRowMode {
+    /// Fail it loudly so every such code path is found in tests.
+    Error,
+    /// Return the empty row set, like a fixed Spin.
+    Allow,
+}
+
+impl ZeroRowMode {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "error" => Ok(Self::Error),
+            "allow" => Ok(Self::Allow),
+            other => Err(format!(
+                "invalid zero-row mode {other:?}: expected `error` or `allow`"
+            )),
+        }
+    }
+}
+
+/// Pools shared by all components, keyed by the full address string.
+#[derive(Default)]
+pub struct PgPools {
+    pools: Mutex<HashMap<String, Pool>>,
+}
+
+impl PgPools {
+    fn pool(&self, address: &str) -> anyhow::Result<Pool> {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = pools.get(address) {
+            return Ok(p.clone());
+        }
+        let mut config: tokio_postgres::Config = address
+            .parse()
+            .map_err(|e| anyhow::anyhow!("parsing Postgres connection string: {e}"))?;
+        if config.get_connect_timeout().is_none() {
+            // Unreachable hosts fail instead of hanging the request.
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        let mgr = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Clean,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| anyhow::anyhow!("building Postgres connection pool: {e}"))?;
+        pools.insert(address.to_string(), pool.clone());
+        Ok(pool)
+    }
+}
+
+/// The host side of a guest `connection` resource.
+pub struct PgConnection {
+    /// Always `Some` until dropped.
+    client: Option<deadpool_postgres::Object>,
+    /// Set when the guest may have left a transaction open; the client is
+    /// then rolled back before it goes back to the pool.
+    maybe_in_transaction: bool,
+}
+
+impl PgConnection {
+    fn client(&self) -> &deadpool_postgres::Object {
+        self.client.as_ref().expect("client present until drop")
+    }
+}
+
+impl Drop for PgConnection {
+    /// Returns the client to its pool, first rolling back a transaction the
+    /// guest may have left open (a trap mid-transaction, a missing COMMIT)
+    /// so it cannot leak into the next request.
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else {
+            return;
+        };
+        if !self.maybe_in_transaction {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = client.batch_execute("ROLLBACK").await {
+                    tracing::debug!("rollback before reusing a Postgres connection failed: {e}");
+                }
+            });
+        }
+    }
+}
+
+fn pg_extras(dbe: &tokio_postgres::error::DbError) -> Vec<(String, String)> {
+    let mut extras = Vec::new();
+    let mut push = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            extras.push((k.to_string(), v));
+        }
+    };
+    push("column", dbe.column().map(str::to_string));
+    push("constraint", dbe.constraint().map(str::to_string));
+    push("routine", dbe.routine().map(str::to_string));
+    push("hint", dbe.hint().map(str::to_string));
+    push("table", dbe.table().map(str::to_string));
+    push("datatype", dbe.datatype().map(str::to_string));
+    push("schema", dbe.schema().map(str::to_string));
+    push("file", dbe.file().map(str::to_string));
+    push("line", dbe.line().map(|l| l.to_string()));
+    push("where_", dbe.where_().map(str::to_string));
+    extras
+}
+
+fn query_failed(e: tokio_postgres::Error) -> Error {
+    let as_text = format!("{e:?}");
+    Error::QueryFailed(match e.as_db_error() {
+        None => QueryError::Text(as_text),
+        Some(dbe) => QueryError::DbError(DbError {
+            as_text,
+            severity: dbe.severity().to_owned(),
+            code: dbe.code().code().to_owned(),
+            message: dbe.message().to_owned(),
+            detail: dbe.detail().map(str::to_owned),
+            extras: pg_extras(dbe),
+        }),
+    })
+}
+
+/// Whether a statement may change the transaction state of the session.
+fn touches_transaction(sql: &str) -> bool {
+    let head: String = sql
+        .trim_start()
+        .chars()
+        .take(5)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    head.starts_with("BEGIN") || head.starts_with("START")
+}
+
+/// Prepares `sql`; when Postgres cannot infer a parameter's type
+/// (`SELECT $1`), the parameters' own kinds are declared instead.
+async fn prepare(
+    client: &deadpool_postgres::Object,
+    sql: &str,
+    params: &[ParameterValue],
+) -> Result<Statement, tokio_postgres::Error> {
+    match client.prepare(sql).await {
+        Err(e) if e.code() == Some(&SqlState::INDETERMINATE_DATATYPE) => {
+            let types: Vec<_> = params.iter().map(types::natural_type).collect();
+            client.prepare_typed(sql, &types).await
+        }
+        other => other,
+    }
+}
+
+fn refs(params: &[types::Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
+fn conversion(params: &[ParameterValue]) -> anyhow::Result<Vec<types::Param>> {
+    params.iter().map(types::to_sql).collect()
+}
+
+impl v4::Host for HostState {}
+
+impl v4::HostConnection for HostState {
+    async fn open(&mut self, address: String) -> Result<Resource<PgConnection>, Error> {
+        if self
+            .component
+            .allowed_hosts
+            .check_address(&address, "postgres")
+            .is_err()
+        {
+            return Err(Error::ConnectionFailed(format!(
+                "address {address} is not permitted"
+            )));
+        }
+        let pool = self
+            .shared
+            .pg
+            .pool(&address)
+            .map_err(|e| Error::ConnectionFailed(format!("{e:?}")))?;
+        let client = pool
+            .get()
+            .await
+            .map_err(|e| Error::ConnectionFailed(format!("{e:?}")))?;
+        self.table
+            .push(PgConnection {
+                client: Some(client),
+                maybe_in_transaction: false,
+            })
+            .map_err(|e| Error::Other(e.to_string()))
+    }
+
+    async fn query(
+        &mut self,
+        conn: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> Result<RowSet, Error> {
+        let converted = conversion(&params).map_err(|e| Error::BadParameter(format!("{e:?}")))?;
+        let zero_row = self.shared.zero_row;
+        let component = self.component.id.clone();
+        let conn = self
+            .table
+            .get_mut(&conn)
+            .map_err(|e| Error::Other(e.to_string()))?;
+        if touches_transaction(&statement) {
+            conn.maybe_in_transaction = true;
+        }
+        let stmt = prepare(conn.client(), &statement, &params)
+            .await
+            .map_err(query_failed)?;
+        let rows = conn
+            .client()
+            .query(&stmt, &refs(&converted))
+            .await
+            .map_err(query_failed)?;
+        let columns: Vec<Column> = stmt
+            .columns()
+            .iter()
+            .map(|c| Column {
+                name: c.name().to_owned(),
+                data_type: types::data_type(c.type_()),
+            })
+            .collect();
+        if rows.is_empty() && zero_row == ZeroRowMode::Error {
+            tracing::warn!(
+                component = %component,
+                sql = %statement,
+                "zero-row Postgres query: Spin 4.0.0-4.0.2 would hang here (spinframework/spin#3671); returning an error to the guest"
+            );
+            return Err(Error::QueryFailed(QueryError::Text(
+                ZERO_ROW_MESSAGE.to_string(),
+            )));
+        }
+        let mut bytes = std::mem::size_of::<RowSet>();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut values = Vec::with_capacity(row.len());
+            for i in 0..row.len() {
+                let v = types::convert_entry(row, i)
+                    .map_err(|e| Error::QueryFailed(QueryError::Text(format!("{e:?}"))))?;
+                bytes += types::memory_size(&v);
+                values.push(v);
+            }
+            if bytes > MAX_RESULT_BYTES {
+                return Err(Error::QueryFailed(QueryError::Text(format!(
+                    "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+                ))));
+            }
+            out.push(values);
+        }
+        Ok(RowSet { columns, rows: out })
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<PgConnection>,
+        statement: String,
+        params: Vec<ParameterValue>,
+    ) -> Result<u64, Error> {
+        let converted =
+            conversion(&params).map_err(|e| Error::ValueConversionFailed(format!("{e:?}")))?;
+        let conn = self
+            .table
+            .get_mut(&conn)
+            .map_err(|e| Error::Other(e.to_string()))?;
+        if touches_transaction(&statement) {
+            conn.maybe_in_transaction = true;
+        }
+        let stmt = prepare(conn.client(), &statement, &params)
+            .await
+            .map_err(query_failed)?;
+        conn.client()
+            .execute(&stmt, &refs(&converted))
+            .await
+            .map_err(query_failed)
+    }
+
+    async fn drop(&mut self, rep: Resource<PgConnection>) -> wasmtime::Result<()> {
+        self.table.delete(rep)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_row_mode_parses() {
+        assert_eq!(ZeroRowMode::parse("error"), Ok(ZeroRowMode::Error));
+        assert_eq!(ZeroRowMode::parse("allow"), Ok(ZeroRowMode::Allow));
+        assert!(ZeroRowMode::parse("maybe").is_err());
+    }
+
+    #[test]
+    fn zero_row_message_names_the_cause() {
+        for needle in [
+            "zero-row result",
+            "4.0.0-4.0.2",
+            "spinframework/spin#3671",
+            "json_agg",
+        ] {
+            assert!(ZERO_ROW_MESSAGE.contains(needle), "{needle}");
+        }
+    }
+
+    #[test]
+    fn transaction_statements_are_spotted() {
+        for sql in [
+            "BEGIN",
+            "  begin;",
+            "START TRANSACTION",
+            "begin isolation level serializable",
+        ] {
+            assert!(touches_transaction(sql), "{sql}");
+        }
+        for sql in ["SELECT 1", "COMMIT", "insert into t values (1)"] {
+            assert!(!touches_transaction(sql), "{sql}");
+        }
+    }
+}

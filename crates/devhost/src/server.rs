@@ -1,0 +1,429 @@
+//! The HTTP server: one wasmtime engine, one prepared instance per
+//! component, a fresh store and instance per request.
+//!
+//! Everything that can be done once is done at start: compiling (in
+//! parallel, with an on-disk cache of compiled code), linking, resolving
+//! variables and allow lists. A request then costs a route lookup, a store,
+//! a copy-on-write instantiation from the pooling allocator, and the guest.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store,
+};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
+
+use crate::manifest::App;
+use crate::outbound::OutboundHooks;
+use crate::routing::{RouteMatch, Router};
+use crate::state::{ComponentShared, HostState, LogStream, Shared};
+
+/// Concurrent instances the pooling allocator is sized for.
+const MAX_INSTANCES: u32 = 256;
+
+/// A component ready to serve.
+struct Served {
+    shared: Arc<ComponentShared>,
+    pre: ProxyPre<HostState>,
+    log: LogStream,
+}
+
+/// Everything a request needs.
+pub struct Server {
+    engine: Engine,
+    router: Router,
+    components: Vec<Served>,
+    shared: Arc<Shared>,
+    self_addr: SocketAddr,
+}
+
+/// The wasmtime engine devhost uses: async, pooling allocator with
+/// copy-on-write memory images, optimised code.
+pub fn engine() -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.cranelift_opt_level(OptLevel::Speed);
+    config.memory_init_cow(true);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * 8)
+        .total_memories(MAX_INSTANCES * 2)
+        .total_tables(MAX_INSTANCES * 4)
+        .max_memory_size(1 << 30);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&config)?)
+}
+
+/// Where compiled components are cached between runs.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("PLINTH_DEVHOST_CACHE") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("plinth-devhost"))
+}
+
+/// Compiles a component, reusing cached machine code when the wasm bytes
+/// and the engine configuration are unchanged.
+fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
+    let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    hasher.update(&wasm);
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        hasher.update(h.finish().to_le_bytes());
+    }
+    let key: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let cached = cache_dir().map(|d| d.join(format!("{key}.cwasm")));
+    if let Some(file) = &cached {
+        if file.is_file() {
+            // SAFETY: the file was written by `Component::serialize` of this
+            // same devhost build and engine configuration (both are part of
+            // the key), in a directory only devhost writes.
+            match unsafe { Component::deserialize_file(engine, file) } {
+                Ok(c) => return Ok(c),
+                Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e}", file.display()),
+            }
+        }
+    }
+    let component = Component::new(engine, &wasm)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling {}", path.display()))?;
+    if let Some(file) = &cached {
+        let write = || -> anyhow::Result<()> {
+            std::fs::create_dir_all(file.parent().context("cache dir")?)?;
+            let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, component.serialize()?)?;
+            std::fs::rename(&tmp, file)?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            tracing::debug!("could not cache compiled component: {e}");
+        }
+    }
+    Ok(component)
+}
+
+impl Server {
+    /// Compiles and links every component of `app`.
+    pub fn new(app: App, shared: Shared, self_addr: SocketAddr) -> anyhow::Result<Self> {
+        let engine = engine()?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::bindings::Host_::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+
+        // Compile each distinct file once, the files in parallel.
+        let compiled: Vec<anyhow::Result<Component>> = {
+            let mut files: Vec<&Path> = app.components.iter().map(|c| c.source.as_path()).collect();
+            files.sort();
+            files.dedup();
+            let compiled: HashMap<&Path, anyhow::Result<Component>> = std::thread::scope(|s| {
+                let handles: Vec<_> = files
+                    .iter()
+                    .map(|&f| {
+                        let engine = &engine;
+                        (f, s.spawn(move || compile(engine, f)))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|(f, h)| {
+                        let r = h
+                            .join()
+                            .unwrap_or_else(|_| Err(anyhow::anyhow!("compiler thread panicked")));
+                        (f, r)
+                    })
+                    .collect()
+            });
+            app.components
+                .iter()
+                .map(|c| match &compiled[c.source.as_path()] {
+                    Ok(comp) => Ok(comp.clone()),
+                    Err(e) => Err(anyhow::anyhow!("{e:#}")),
+                })
+                .collect()
+        };
+
+        let mut components = Vec::new();
+        for (c, compiled) in app.components.into_iter().zip(compiled) {
+            let component = compiled.with_context(|| format!("component {:?}", c.id))?;
+            if tracing::enabled!(tracing::Level::DEBUG) {
+                let ty = component.component_type();
+                for (name, _) in ty.imports(&engine) {
+                    tracing::debug!(component = %c.id, "imports {name}");
+                }
+                for (name, _) in ty.exports(&engine) {
+                    tracing::debug!(component = %c.id, "exports {name}");
+                }
+            }
+            let mut linker = linker.clone();
+            // Imports devhost does not implement trap when called, so a
+            // component that only mentions them still runs.
+            for name in crate::link::stub_unknown_imports(&mut linker, &engine, &component)? {
+                tracing::debug!(component = %c.id, "import {name} is not implemented: calls trap");
+            }
+            let pre = linker
+                .instantiate_pre(&component)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("linking component {:?}", c.id))?;
+            let pre = ProxyPre::new(pre)
+                .map_err(anyhow::Error::from)
+                .with_context(|| {
+                    format!(
+                        "component {:?} does not export wasi:http/incoming-handler",
+                        c.id
+                    )
+                })?;
+            let id: Arc<str> = Arc::from(c.id.as_str());
+            components.push(Served {
+                log: LogStream { prefix: id.clone() },
+                shared: Arc::new(ComponentShared {
+                    id,
+                    allowed_hosts: Arc::new(c.allowed_hosts),
+                    variables: c.variables,
+                    environment: c.environment,
+                }),
+                pre,
+            });
+        }
+        Ok(Self {
+            engine,
+            router: app.router,
+            components,
+            shared: Arc::new(shared),
+            self_addr,
+        })
+    }
+
+    /// Accepts connections until `shutdown` resolves.
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, client) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        continue;
+                    }
+                },
+                () = &mut shutdown => return Ok(()),
+            };
+            let _ = stream.set_nodelay(true);
+            let server = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let server = server.clone();
+                    async move { Ok::<_, Infallible>(server.handle(req, client).await) }
+                });
+                if let Err(e) = hyper::server::conn::http1::Builder::new()
+                    .keep_alive(true)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!("connection from {client}: {e}");
+                }
+            });
+        }
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Response<HyperOutgoingBody> {
+        let path = req.uri().path().to_string();
+        if let Some(rest) = path.strip_prefix("/.well-known/spin/") {
+            return match rest {
+                "health" => text(StatusCode::OK, "OK"),
+                _ => empty(StatusCode::NOT_FOUND),
+            };
+        }
+        let Some(m) = self.router.route(&path) else {
+            return empty(StatusCode::NOT_FOUND);
+        };
+        let component = &self.components[m.component];
+        match self.clone().run(component, m.clone(), req, client).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::error!(component = %component.shared.id, "request to {path} failed: {e:#}");
+                empty(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        component: &Served,
+        m: RouteMatch<'_>,
+        mut req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> anyhow::Result<Response<HyperOutgoingBody>> {
+        set_spin_headers(&mut req, &m, client)?;
+
+        let shared = component.shared.clone();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(component.log.clone())
+            .stderr(component.log.clone());
+        wasi.envs(&shared.environment);
+        let state = HostState {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks {
+                component: shared.id.clone(),
+                allowed: shared.allowed_hosts.clone(),
+                self_addr: self.self_addr,
+            },
+            component: shared,
+            shared: self.shared.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let outparam = store.data_mut().http().new_response_outparam(tx)?;
+        let pre = component.pre.clone();
+        let id = component.shared.id.clone();
+
+        // The guest runs in its own task so it can keep streaming the body
+        // after the response head is sent.
+        let task = tokio::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, outparam)
+                .await
+        });
+
+        match rx.await {
+            Ok(Ok(resp)) => {
+                tokio::spawn(async move {
+                    match task.await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => {
+                            tracing::error!(component = %id, "component failed after the response started: {e:?}")
+                        }
+                        Err(e) => tracing::error!(component = %id, "component task failed: {e}"),
+                    }
+                });
+                Ok(resp)
+            }
+            Ok(Err(code)) => bail!("guest returned an error response: {code:?}"),
+            Err(_) => match task.await {
+                Ok(Ok(())) => bail!("guest returned without setting a response"),
+                Ok(Err(e)) => Err(anyhow::Error::from(e).context("guest trapped")),
+                Err(e) => Err(anyhow::anyhow!("guest task failed: {e}")),
+            },
+        }
+    }
+
+    pub fn routes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.router
+            .routes()
+            .map(|(r, c)| (r, &*self.components[c].shared.id))
+    }
+}
+
+/// Adds the `spin-*` headers Spin gives a component and removes `Host`,
+/// which the guest never sees.
+fn set_spin_headers(
+    req: &mut Request<Incoming>,
+    m: &RouteMatch<'_>,
+    client: SocketAddr,
+) -> anyhow::Result<()> {
+    let host = req
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .unwrap_or("localhost")
+        .to_string();
+    let path_and_query = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    // wasmtime-wasi-http needs the authority; it then lives in the URI only.
+    let mut parts = req.uri().clone().into_parts();
+    parts.scheme = Some(http::uri::Scheme::HTTP);
+    parts.authority = Some(host.parse().context("invalid Host header")?);
+    *req.uri_mut() = http::Uri::from_parts(parts)?;
+
+    let headers = req.headers_mut();
+    headers.remove(hyper::header::HOST);
+    let mut set = |name: &str, value: &str| -> anyhow::Result<()> {
+        headers.insert(
+            HeaderName::from_bytes(name.as_bytes())?,
+            HeaderValue::from_str(value)?,
+        );
+        Ok(())
+    };
+    set("spin-path-info", &m.path_info)?;
+    set("spin-full-url", &format!("http://{host}{path_and_query}"))?;
+    set("spin-matched-route", m.based_route)?;
+    set("spin-base-path", "/")?;
+    set("spin-raw-component-route", m.raw_route)?;
+    set("spin-component-route", m.component_route)?;
+    set("spin-client-addr", &client.to_string())?;
+    for (name, value) in &m.captures {
+        let name = format!(
+            "spin-path-match-{}",
+            name.to_ascii_lowercase().replace('_', "-")
+        );
+        set(&name, value)?;
+    }
+    Ok(())
+}
+
+fn empty(status: StatusCode) -> Response<HyperOutgoingBody> {
+    let mut r = Response::new(
+        Empty::new()
+            .map_err(|e: Infallible| match e {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<HyperOutgoingBody> {
+    let mut r = Response::new(
+        Full::new(bytes::Bytes::from_static(body.as_bytes()))
+            .map_err(|e: Infallible| match e {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r
+}

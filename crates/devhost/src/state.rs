@@ -1,0 +1,153 @@
+//! The per-request store data (`HostState`) and what it shares.
+//!
+//! A fresh `Store<HostState>` is made for every request; it points at the
+//! component's prepared settings ([`ComponentShared`], built once at start)
+//! and at the process-wide pools ([`Shared`]), so building it allocates
+//! little beyond the WASI context.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::allowed_hosts::AllowedHosts;
+use crate::bindings::fermyon::spin::variables::{self, Error as VarError};
+use crate::outbound::OutboundHooks;
+use crate::pg::{PgPools, ZeroRowMode};
+use crate::redis::RedisClients;
+use crate::variables::{ComponentVariables, GetError};
+
+/// Process-wide state shared by all requests.
+pub struct Shared {
+    pub pg: PgPools,
+    pub redis: RedisClients,
+    pub zero_row: ZeroRowMode,
+}
+
+/// A component's settings, resolved at start.
+pub struct ComponentShared {
+    pub id: Arc<str>,
+    pub allowed_hosts: Arc<AllowedHosts>,
+    pub variables: ComponentVariables,
+    pub environment: Vec<(String, String)>,
+}
+
+/// The data of one request's store.
+pub struct HostState {
+    pub table: ResourceTable,
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub hooks: OutboundHooks,
+    pub component: Arc<ComponentShared>,
+    pub shared: Arc<Shared>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+impl variables::Host for HostState {
+    async fn get(&mut self, name: String) -> Result<String, VarError> {
+        self.component
+            .variables
+            .get(&self.component.id, &name)
+            .map_err(|e| match e {
+                GetError::InvalidName(m) => VarError::InvalidName(m),
+                GetError::Undefined(m) => VarError::Undefined(m),
+            })
+    }
+}
+
+/// Guest stdout/stderr: complete lines go to the host's stderr prefixed
+/// with `[<component id>]`, so interleaved requests stay readable.
+#[derive(Clone)]
+pub struct LogStream {
+    pub prefix: Arc<str>,
+}
+
+impl IsTerminal for LogStream {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for LogStream {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(LineWriter {
+            prefix: self.prefix.clone(),
+            pending: Vec::new(),
+        })
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        // Only WASIp2 guests are served; p3 streams are not used.
+        Box::new(tokio::io::sink())
+    }
+}
+
+struct LineWriter {
+    prefix: Arc<str>,
+    pending: Vec<u8>,
+}
+
+impl LineWriter {
+    fn emit(&self, line: &[u8]) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "[{}] {}", self.prefix, String::from_utf8_lossy(line));
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            let rest = std::mem::take(&mut self.pending);
+            self.emit(&rest);
+        }
+    }
+}
+
+impl OutputStream for LineWriter {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.pending.extend_from_slice(&bytes);
+        while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=pos).collect();
+            let line = line.strip_suffix(b"\n").unwrap_or(&line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            self.emit(line);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for LineWriter {
+    async fn ready(&mut self) {}
+}

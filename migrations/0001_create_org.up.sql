@@ -3,11 +3,16 @@
 -- Trigram indexes for name search. gen_random_uuid() is core since PostgreSQL 13.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
--- pgvector where the server has it (docker-compose's pgvector image); never fails without it.
+-- pgvector where the server has it (docker-compose's pgvector image). Never fails: not
+-- installed → skipped; installed but not creatable by this role → a notice.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector') THEN
-        CREATE EXTENSION IF NOT EXISTS vector;
+        BEGIN
+            CREATE EXTENSION IF NOT EXISTS vector;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE 'extension vector not enabled: %', SQLERRM;
+        END;
     END IF;
 END
 $$;

@@ -10,7 +10,7 @@
 //! - [`pg`]: the one Postgres wrapper ([`Db`], [`TenantTx`], [`Param`]).
 //! - [`redis`]: the cache wrapper; [`s3`]: SigV4 signing and bucket checks.
 //! - [`domain`]: newtypes parsed at the edge ([`domain::OrgId`], [`domain::Slug`]).
-//! - [`migrate`]: the migration engine.
+//! - [`migrate`]: the migration engine; [`health`]: the readiness report.
 //! - [`log`], [`task`]: request-tagged log lines; small async helpers.
 //!
 //! **Architecture Invariant**: only this crate talks to the Spin host APIs;
@@ -20,6 +20,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod health;
 pub mod log;
 pub mod migrate;
 pub mod pg;

@@ -1,1 +1,17 @@
-//! Placeholder.
+//! Partners: not implemented yet.
+//!
+//! - `ANY /v1/partners/...`: 501 problem+json.
+
+use plinth_platform::{Error, HandlerResult, RequestCtx, Router};
+
+#[spin_sdk::http_component]
+async fn entry(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    let router = Router::new().any("/v1/partners/...", not_implemented);
+    plinth_platform::handle(&router, req).await
+}
+
+fn not_implemented(_: &RequestCtx) -> HandlerResult {
+    Err(Error::NotImplemented(
+        "partners is not implemented yet".into(),
+    ))
+}

@@ -214,6 +214,7 @@ fn tenant_violations(c: &mut Client, table: &str) -> Vec<String> {
         .collect();
     if !policies
         .iter()
+        .map(|p| p.to_ascii_lowercase())
         .any(|p| p.contains("app.org_id") && p.contains("nullif"))
     {
         v.push(format!(

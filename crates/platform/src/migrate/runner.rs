@@ -276,6 +276,7 @@ impl Runner {
             Direction::Up => m.up,
             Direction::Down => m.down,
         };
+        self.last.borrow_mut().take(); // only this step's failure counts
         let started = std::time::Instant::now();
         let mut failed_at: Option<(usize, Option<PgFailure>)> = None;
         let result = self.db.transaction(|tx| {

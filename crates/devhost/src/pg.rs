@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Statement};
 use wasmtime::component::Resource;
 
@@ -173,20 +173,85 @@ fn touches_transaction(sql: &str) -> bool {
     head.starts_with("BEGIN") || head.starts_with("START")
 }
 
-/// Prepares `sql`; when Postgres cannot infer a parameter's type
-/// (`SELECT $1`), the parameters' own kinds are declared instead.
+/// Prepares `sql` untyped, as Spin does, so Postgres decides each
+/// parameter's type and a value of another kind fails to bind. A parameter
+/// Postgres cannot type at all (`SELECT $1`: indeterminate, or text by
+/// default) takes the kind of the value instead.
 async fn prepare(
     client: &deadpool_postgres::Object,
     sql: &str,
     params: &[ParameterValue],
 ) -> Result<Statement, tokio_postgres::Error> {
-    match client.prepare(sql).await {
+    let stmt = match client.prepare(sql).await {
         Err(e) if e.code() == Some(&SqlState::INDETERMINATE_DATATYPE) => {
             let types: Vec<_> = params.iter().map(types::natural_type).collect();
-            client.prepare_typed(sql, &types).await
+            return client.prepare_typed(sql, &types).await;
         }
-        other => other,
+        other => other?,
+    };
+    let mut retype = false;
+    let declared: Vec<Type> = stmt
+        .params()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match params.get(i) {
+            Some(p)
+                if (*t == Type::TEXT || *t == Type::UNKNOWN)
+                    && !matches!(p, ParameterValue::Str(_) | ParameterValue::DbNull)
+                    && is_bare_parameter(sql, i + 1) =>
+            {
+                retype = true;
+                types::natural_type(p)
+            }
+            _ => t.clone(),
+        })
+        .collect();
+    if retype {
+        client.prepare_typed(sql, &declared).await
+    } else {
+        Ok(stmt)
     }
+}
+
+/// True when `$n` appears in `sql` and never with a cast (`$n::t`,
+/// `CAST($n AS t)`), i.e. its text type was Postgres's default, not asked for.
+fn is_bare_parameter(sql: &str, n: usize) -> bool {
+    let needle = format!("${n}");
+    let mut found = false;
+    let mut from = 0;
+    while let Some(pos) = sql[from..].find(&needle) {
+        let start = from + pos;
+        let end = start + needle.len();
+        from = end;
+        if sql[end..].starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        found = true;
+        let after = sql[end..].trim_start();
+        let before = sql[..start].trim_end().to_ascii_lowercase();
+        if after.starts_with("::") || before.ends_with("cast(") {
+            return false;
+        }
+    }
+    found
+}
+
+/// `anyhow`'s `{:?}` text (message and causes, as Spin reports them)
+/// without a backtrace, whatever `RUST_BACKTRACE` says.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    let mut causes = e.chain().skip(1).peekable();
+    if causes.peek().is_some() {
+        out.push_str("\n\nCaused by:");
+        for (i, c) in causes.enumerate() {
+            if e.chain().count() > 2 {
+                out.push_str(&format!("\n    {i}: {c}"));
+            } else {
+                out.push_str(&format!("\n    {c}"));
+            }
+        }
+    }
+    out
 }
 
 fn refs(params: &[types::Param]) -> Vec<&(dyn ToSql + Sync)> {
@@ -218,11 +283,11 @@ impl v4::HostConnection for HostState {
             .shared
             .pg
             .pool(&address)
-            .map_err(|e| Error::ConnectionFailed(format!("{e:?}")))?;
+            .map_err(|e| Error::ConnectionFailed(error_text(&e)))?;
         let client = pool
             .get()
             .await
-            .map_err(|e| Error::ConnectionFailed(format!("{e:?}")))?;
+            .map_err(|e| Error::ConnectionFailed(error_text(&anyhow::Error::from(e))))?;
         self.table
             .push(PgConnection {
                 client: Some(client),
@@ -237,7 +302,7 @@ impl v4::HostConnection for HostState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> Result<RowSet, Error> {
-        let converted = conversion(&params).map_err(|e| Error::BadParameter(format!("{e:?}")))?;
+        let converted = conversion(&params).map_err(|e| Error::BadParameter(error_text(&e)))?;
         let zero_row = self.shared.zero_row;
         let component = self.component.id.clone();
         let conn = self
@@ -279,7 +344,7 @@ impl v4::HostConnection for HostState {
             let mut values = Vec::with_capacity(row.len());
             for i in 0..row.len() {
                 let v = types::convert_entry(row, i)
-                    .map_err(|e| Error::QueryFailed(QueryError::Text(format!("{e:?}"))))?;
+                    .map_err(|e| Error::QueryFailed(QueryError::Text(error_text(&e))))?;
                 bytes += types::memory_size(&v);
                 values.push(v);
             }
@@ -300,7 +365,7 @@ impl v4::HostConnection for HostState {
         params: Vec<ParameterValue>,
     ) -> Result<u64, Error> {
         let converted =
-            conversion(&params).map_err(|e| Error::ValueConversionFailed(format!("{e:?}")))?;
+            conversion(&params).map_err(|e| Error::ValueConversionFailed(error_text(&e)))?;
         let conn = self
             .table
             .get_mut(&conn)
@@ -344,6 +409,30 @@ mod tests {
         ] {
             assert!(ZERO_ROW_MESSAGE.contains(needle), "{needle}");
         }
+    }
+
+    #[test]
+    fn bare_parameters_are_told_from_cast_ones() {
+        let cases = [
+            ("SELECT $1", 1, true),
+            ("SELECT $1 AS v, $2", 2, true),
+            ("SELECT $1::text", 1, false),
+            ("SELECT $1 :: int4", 1, false),
+            ("SELECT CAST($1 AS text)", 1, false),
+            ("SELECT cast( $1 AS text)", 1, false),
+            ("SELECT $10", 1, false),
+            ("SELECT $1, $1::text", 1, false),
+            ("SELECT 1", 1, false),
+        ];
+        for (sql, n, expected) in cases {
+            assert_eq!(is_bare_parameter(sql, n), expected, "{sql} ${n}");
+        }
+    }
+
+    #[test]
+    fn error_text_has_no_backtrace() {
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_text(&e), "outer\n\nCaused by:\n    inner");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! (target/dev/services.env). `APP_RUNTIME=spin` runs the same tests against
 //! `$SPIN_BIN up` instead of devhost.
 
+mod bench;
 mod health;
 mod helpers;
 mod host_conformance;

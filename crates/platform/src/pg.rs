@@ -173,14 +173,17 @@ impl DbFailure {
         Some(self.message[start..start + end].to_owned())
     }
 
-    /// The table: the `table` extra, else the quoted name after `on table`.
+    /// The table: the `table` extra, else the first quoted name after
+    /// `on table` or `relation` in the message.
     pub fn table(&self) -> Option<String> {
         if let Some(name) = self.extra("table") {
             return Some(name.to_owned());
         }
-        let start = self.message.find("on table \"")? + "on table \"".len();
-        let end = self.message[start..].find('"')?;
-        Some(self.message[start..start + end].to_owned())
+        ["on table \"", "relation \""].iter().find_map(|marker| {
+            let start = self.message.find(marker)? + marker.len();
+            let end = self.message[start..].find('"')?;
+            Some(self.message[start..start + end].to_owned())
+        })
     }
 }
 
@@ -980,8 +983,18 @@ mod tests {
                     None,
                 ),
                 400,
+                Some("kind"),
+                "check: table from the message",
+            ),
+            (
+                db_failure(
+                    "23514",
+                    "new row violates check constraint \"positive\"",
+                    None,
+                ),
+                400,
                 None,
-                "check without table extra",
+                "check without a field",
             ),
             (
                 db_failure("22P02", "invalid input syntax for type uuid: \"x\"", None),

@@ -35,7 +35,7 @@ pub fn cli(args: &[String]) -> Result<ExitCode> {
 fn run_tests(extra: &[String]) -> Result<ExitCode> {
     let env = services::load_env()?;
     let mut cmd = util::cargo();
-    cmd.args(["test", "--release", "--workspace"]);
+    cmd.args(["test", "--release", "--workspace", "--no-fail-fast"]);
     for component in build::components()? {
         cmd.args(["--exclude", &component]);
     }

@@ -398,5 +398,10 @@ pub fn install_or_explain(what: &str, install_cmd: &str, install: bool) -> Resul
         );
     }
     let _phase = Phase::new(format!("install {what}"));
-    util::run(Command::new("sh").arg("-c").arg(install_cmd))
+    util::run(
+        Command::new("sh")
+            .arg("-c")
+            .arg(install_cmd)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }

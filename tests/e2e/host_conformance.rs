@@ -1138,6 +1138,74 @@ fn variables_resolve_like_spin() {
 }
 
 #[test]
+fn secrets_never_reach_the_host_logs() {
+    let c = conformance();
+    // Read the secret through the guest, then look at everything the host printed.
+    let resp = c.app.get("/probe/var/secret_value");
+    assert_eq!(resp.status, 200);
+    let logs = c.app.logs();
+    for key in ["SPIN_VARIABLE_PG_APP_PASSWORD", "SPIN_VARIABLE_ADMIN_TOKEN"] {
+        assert!(
+            !logs.contains(service(key)),
+            "the host logs must not contain the value of {key}"
+        );
+    }
+}
+
+#[test]
+fn env_flag_sets_the_component_environment() {
+    let c = spawn_conformance(&["-e", "E2E_GREETING=hello-env"]);
+    let set = c.app.get("/probe/env/E2E_GREETING").json();
+    assert_eq!(
+        set,
+        json!({"ok": "hello-env"}),
+        "-e KEY=VALUE is WASI environment"
+    );
+    let unset = c.app.get("/probe/env/E2E_NOT_GIVEN").json();
+    assert!(
+        unset.get("err").is_some(),
+        "only -e variables are visible: {unset}"
+    );
+    let host_env = c.app.get("/probe/env/SPIN_VARIABLE_PG_APP_PASSWORD").json();
+    assert!(
+        host_env.get("err").is_some(),
+        "the host's own environment does not leak into the component: {host_env}"
+    );
+}
+
+#[test]
+fn guest_output_is_prefixed_with_the_component_name() {
+    if !is_devhost() {
+        eprintln!("the [component] prefix is devhost's log format");
+        return;
+    }
+    let c = conformance();
+    let marker = format!("marker-{}", std::process::id());
+    let resp = c.app.get(&format!("/probe/print/{marker}"));
+    assert_eq!(resp.status, 200);
+    for stream in ["stdout", "stderr"] {
+        let text = format!("{stream} {marker}");
+        let found = eventually(Duration::from_secs(3), || {
+            c.app
+                .logs()
+                .lines()
+                .find(|l| l.contains(&text))
+                .map(str::to_owned)
+        });
+        let line = found.unwrap_or_else(|| {
+            panic!(
+                "guest {stream} line missing from the host output:\n{}",
+                c.app.logs()
+            )
+        });
+        assert!(
+            line.contains("[probe]"),
+            "guest {stream} is prefixed with [probe]: {line:?}"
+        );
+    }
+}
+
+#[test]
 fn outbound_http_allowed_denied_and_refused() {
     let c = conformance();
     let call = |url: String| {

@@ -8,6 +8,8 @@
 //! - `POST /probe/http`  send an outbound `GET` to `{"url": ...}` and report status or error code
 //! - `GET  /probe/trap`  panic
 //! - `GET  /probe/zero`  a deliberately zero-row `query`
+//! - `GET  /probe/env/<name>` read a WASI environment variable (set with the host's `-e`)
+//! - `GET  /probe/print/<marker>` print `stdout <marker>` and `stderr <marker>`
 //! - anything else: echo method, path and every request header as JSON
 
 mod pg;
@@ -33,6 +35,15 @@ async fn handle(req: Request) -> Response {
         },
         (Method::Get, "/probe/trap") => panic!("deliberate trap requested by /probe/trap"),
         (Method::Get, "/probe/zero") => json_response(200, &pg::zero_rows()),
+        (Method::Get, p) if p.starts_with("/probe/env/") => {
+            json_response(200, &env_var(&p["/probe/env/".len()..]))
+        }
+        (Method::Get, p) if p.starts_with("/probe/print/") => {
+            let marker = &p["/probe/print/".len()..];
+            println!("stdout {marker}");
+            eprintln!("stderr {marker}");
+            json_response(200, &json!({ "printed": marker }))
+        }
         _ => json_response(200, &echo(&req)),
     }
 }
@@ -73,6 +84,14 @@ fn variable(name: &str) -> Value {
             };
             json!({ "err": { "kind": kind, "text": text } })
         }
+    }
+}
+
+/// Reads a WASI environment variable.
+fn env_var(name: &str) -> Value {
+    match std::env::var(name) {
+        Ok(v) => json!({ "ok": v }),
+        Err(e) => json!({ "err": { "kind": "env", "text": e.to_string() } }),
     }
 }
 

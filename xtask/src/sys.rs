@@ -10,6 +10,7 @@ unsafe extern "C" {
     fn setsid() -> i32;
     fn signal(signum: i32, handler: extern "C" fn(i32)) -> usize;
     fn geteuid() -> u32;
+    fn flock(fd: i32, operation: i32) -> i32;
 }
 
 pub const SIGINT: i32 = 2;
@@ -93,4 +94,21 @@ pub fn terminate(pid: u32, needle: &str, grace: std::time::Duration) {
     while alive(pid, needle) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Hold an exclusive advisory lock on `path` (created if missing) until the
+/// returned file is dropped or the process exits; waits for other holders.
+pub fn lock(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    const LOCK_EX: i32 = 2;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    // SAFETY: the fd is valid for the lifetime of `file`.
+    if unsafe { flock(file.as_raw_fd(), LOCK_EX) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(file)
 }

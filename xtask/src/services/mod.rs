@@ -9,6 +9,7 @@ mod postgres;
 mod redis;
 mod s3;
 
+use crate::sys;
 use crate::util::{self, Phase};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,12 @@ impl Layout {
         Layout {
             dev: util::target_dir().join("dev"),
         }
+    }
+    /// Serialises start/stop/reset between concurrent xtask runs.
+    fn lock(&self) -> Result<std::fs::File> {
+        std::fs::create_dir_all(&self.dev)?;
+        let path = self.dev.join("lock");
+        sys::lock(&path).with_context(|| format!("cannot lock {}", path.display()))
     }
     fn state_file(&self) -> PathBuf {
         self.dev.join("state.env")
@@ -171,7 +178,7 @@ pub fn start(install: bool) -> Result<Started> {
 
 fn start_into(install: bool, started: &mut Started) -> Result<()> {
     let layout = Layout::new();
-    std::fs::create_dir_all(&layout.dev)?;
+    let _lock = layout.lock()?;
     let mut state = State::load_or_create(&layout)?;
 
     match postgres::running_port(&layout.pg())? {
@@ -301,6 +308,7 @@ pub fn stop(which: Started) -> Result<()> {
     }
     let _phase = Phase::new("services stop");
     let layout = Layout::new();
+    let _lock = layout.lock()?;
     let mut errors = Vec::new();
     if which.s3 {
         s3::stop(&layout.s3());

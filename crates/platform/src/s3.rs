@@ -357,8 +357,10 @@ pub fn head_bucket_request(settings: &S3Settings, time: &AmzTime) -> SignedReque
 /// Why an S3 request failed, in generic words safe for a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum S3Failure {
-    /// No answer: refused, not allowed, DNS, timeout.
+    /// No connection: refused, not allowed, DNS.
     Unreachable,
+    /// No answer in time.
+    Timeout,
     /// 403: the credentials or the signature were refused.
     AccessDenied,
     /// 404: no such bucket.
@@ -381,6 +383,7 @@ impl S3Failure {
     pub fn reason(&self) -> String {
         match self {
             Self::Unreachable => "connection failed".into(),
+            Self::Timeout => "timeout".into(),
             Self::AccessDenied => "access denied".into(),
             Self::NotFound => "bucket not found".into(),
             Self::Status(status) => format!("unexpected status {status}"),
@@ -394,7 +397,11 @@ impl From<S3Failure> for Error {
     }
 }
 
-/// Sends a signed `HEAD /<bucket>`; `Ok` when the store answers 2xx.
+/// How long [`head_bucket`] waits for an answer.
+pub const HEAD_BUCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Sends a signed `HEAD /<bucket>`; `Ok` when the store answers 2xx within
+/// [`HEAD_BUCKET_TIMEOUT`].
 #[cfg(target_arch = "wasm32")]
 pub async fn head_bucket(settings: &S3Settings) -> Result<(), S3Failure> {
     let signed = head_bucket_request(settings, &AmzTime::now());
@@ -403,9 +410,17 @@ pub async fn head_bucket(settings: &S3Settings) -> Result<(), S3Failure> {
     for (name, value) in signed.headers {
         request.header(name, value);
     }
-    let response: spin_sdk::http::Response = match spin_sdk::http::send(request.build()).await {
-        Ok(response) => response,
-        Err(err) => {
+    let sent =
+        crate::task::timeout(HEAD_BUCKET_TIMEOUT, spin_sdk::http::send(request.build())).await;
+    let response: spin_sdk::http::Response = match sent {
+        Ok(Ok(response)) => response,
+        Err(crate::task::Elapsed) => {
+            crate::log::warn(format_args!(
+                "s3: head bucket timed out after {HEAD_BUCKET_TIMEOUT:?}"
+            ));
+            return Err(S3Failure::Timeout);
+        }
+        Ok(Err(err)) => {
             crate::log::warn(format_args!(
                 "s3: head bucket failed: {}",
                 crate::log::redact(&err.to_string())

@@ -9,6 +9,9 @@
 //! let pg = pg_check();                             // sync, meanwhile
 //! let s3 = s3.finish().await;
 //! ```
+//!
+//! and bound the wait for an outbound request with [`timeout`] (the SDK's
+//! `send` sets no timeout of its own).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -42,6 +45,38 @@ impl<F: Future> Started<F> {
             Self::Done(output) => output,
         }
     }
+}
+
+/// The time limit of [`timeout`] passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+/// Runs `future` for at most `limit` (WASI monotonic clock); `Err(Elapsed)`
+/// after that, dropping (cancelling) the future.
+#[cfg(target_arch = "wasm32")]
+pub async fn timeout<F: Future>(
+    limit: std::time::Duration,
+    future: F,
+) -> Result<F::Output, Elapsed> {
+    use wasi::clocks::monotonic_clock;
+    let nanos = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+    let deadline = monotonic_clock::now().saturating_add(nanos);
+    let mut future = std::pin::pin!(future);
+    let mut timer: Option<spin_executor::CancelOnDropToken> = None;
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        if monotonic_clock::now() >= deadline {
+            return Poll::Ready(Err(Elapsed));
+        }
+        // Dropping the previous token cancels its registration.
+        let pollable = monotonic_clock::subscribe_instant(deadline);
+        let token = spin_executor::push_waker_and_get_token(pollable, cx.waker().clone());
+        drop(timer.replace(token.into()));
+        Poll::Pending
+    })
+    .await
 }
 
 /// Runs a future that completes without waiting (e.g. a dispatch whose

@@ -1,8 +1,9 @@
 //! Bench component: one route per host operation whose cost `cargo xtask bench` measures.
 //!
 //! - `GET /bench/noop`  answers without calling any import (not even a variable)
-//! - `GET /bench/pg`    opens a pooled Postgres connection and runs `SELECT 1` (one row)
-//! - `GET /bench/redis` opens Redis and GETs one key
+//! - `GET /bench/pg`    opens a pooled Postgres connection and runs `SELECT 1` (one row),
+//!   through `plinth_platform::Db` like every component
+//! - `GET /bench/redis` opens Redis and GETs one key (`plinth_platform::redis::Cache`)
 //! - `GET /bench/jwt`   verifies the EdDSA JWT of `Authorization: Bearer …` (401 if invalid)
 //! - `GET /bench/all`   JWT verify + Redis GET + one Postgres row
 //!
@@ -46,24 +47,27 @@ fn unauthorized() -> Response {
     Response::new(401, "unauthorized")
 }
 
-/// Opens a connection (pooled by the host) and reads one row.
-fn pg_one_row() -> Result<i32, Response> {
-    use spin_sdk::pg4::{Connection, DbValue};
-    let conn =
-        Connection::open(&var("db_url")?).map_err(|e| internal(&format!("pg open: {e:?}")))?;
-    let rs = conn
-        .query("SELECT 1::int4 AS one", &[])
-        .map_err(|e| internal(&format!("pg query: {e:?}")))?;
-    match rs.rows.first().and_then(|r| r.first()) {
-        Some(DbValue::Int32(n)) => Ok(*n),
-        other => Err(internal(&format!("pg: unexpected value {other:?}"))),
-    }
+#[derive(serde::Deserialize)]
+struct One {
+    one: i32,
 }
 
+/// Opens a connection (pooled by the host) through the platform's `Db`, the path
+/// every component takes, and reads one row (`SELECT 1`, wrapped into one JSON row).
+fn pg_one_row() -> Result<i32, Response> {
+    let url = plinth_platform::config::secret("db_url").map_err(|e| internal(&e.to_string()))?;
+    let db = plinth_platform::Db::connect(&url).map_err(|e| internal(&format!("pg open: {e}")))?;
+    db.fetch_one::<One>("SELECT 1 AS one", &[])
+        .map(|row| row.one)
+        .map_err(|e| internal(&format!("pg query: {e}")))
+}
+
+/// Opens Redis through the platform's `Cache` and GETs one key.
 fn redis_get() -> Result<String, Response> {
-    let conn = spin_sdk::redis::Connection::open(&var("redis_url")?)
+    let url = plinth_platform::config::secret("redis_url").map_err(|e| internal(&e.to_string()))?;
+    let cache = plinth_platform::redis::Cache::connect(&url)
         .map_err(|e| internal(&format!("redis open: {e}")))?;
-    let value = conn
+    let value = cache
         .get(REDIS_KEY)
         .map_err(|e| internal(&format!("redis get: {e}")))?;
     Ok(value

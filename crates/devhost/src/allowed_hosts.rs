@@ -79,10 +79,11 @@ fn split_scheme(s: &str) -> Option<(&str, &str)> {
 
 /// Splits an authority into host and optional port text, handling `[v6]`.
 fn split_host_port(authority: &str) -> (&str, Option<&str>) {
-    if let Some(rest) = authority.strip_prefix('[') {
-        if let Some((host, after)) = rest.split_once(']') {
-            return (host, after.strip_prefix(':'));
-        }
+    if let Some((host, after)) = authority
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+    {
+        return (host, after.strip_prefix(':'));
     }
     match authority.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),

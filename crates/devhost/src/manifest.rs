@@ -344,7 +344,8 @@ source = "beta.wasm"
 
     #[test]
     fn errors_name_file_and_key() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Case] = &[
             (
                 "spin_manifest_version = 2\n[component.x\n",
                 &[],

@@ -113,10 +113,10 @@ impl HostState {
     /// Runs an operation; on a connection-level failure the shared
     /// connection is dropped so the next `open` reconnects.
     fn note_failure<T>(&self, address: &str, r: redis::RedisResult<T>) -> redis::RedisResult<T> {
-        if let Err(e) = &r {
-            if e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal() {
-                self.shared.redis.forget(address);
-            }
+        if let Err(e) = &r
+            && (e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal())
+        {
+            self.shared.redis.forget(address);
         }
         r
     }

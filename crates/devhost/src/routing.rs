@@ -233,7 +233,8 @@ mod tests {
             "/u/:id",
             "/u/me",
         ];
-        let cases: &[(&[&str], &str, Option<(&str, &str, &[(&str, &str)])>)] = &[
+        type Expected<'a> = Option<(&'a str, &'a str, &'a [(&'a str, &'a str)])>;
+        let cases: &[(&[&str], &str, Expected)] = &[
             (&conformance, "/h/exact", Some(("/h/exact", "", &[]))),
             (&conformance, "/h/exact/", Some(("/h/exact", "", &[]))),
             (&conformance, "/h/exact//", None),

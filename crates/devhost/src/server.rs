@@ -106,15 +106,13 @@ fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let cached = cache_dir().map(|d| d.join(format!("{key}.cwasm")));
-    if let Some(file) = &cached {
-        if file.is_file() {
-            // SAFETY: the file was written by `Component::serialize` of this
-            // same devhost build and engine configuration (both are part of
-            // the key), in a directory only devhost writes.
-            match unsafe { Component::deserialize_file(engine, file) } {
-                Ok(c) => return Ok(c),
-                Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e}", file.display()),
-            }
+    if let Some(file) = cached.as_ref().filter(|f| f.is_file()) {
+        // SAFETY: the file was written by `Component::serialize` of this
+        // same devhost build and engine configuration (both are part of
+        // the key), in a directory only devhost writes.
+        match unsafe { Component::deserialize_file(engine, file) } {
+            Ok(c) => return Ok(c),
+            Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e}", file.display()),
         }
     }
     let component = Component::new(engine, &wasm)

@@ -112,10 +112,14 @@ pub fn convert_entry(row: &Row, i: usize) -> anyhow::Result<DbValue> {
         Type::NUMERIC => get(row, i, |v: rust_decimal::Decimal| {
             Ok(DbValue::Decimal(v.to_string()))
         }),
-        Type::INT4_RANGE => get(row, i, |v: Range<i32>| Ok(DbValue::RangeInt32(v.to_wit()))),
-        Type::INT8_RANGE => get(row, i, |v: Range<i64>| Ok(DbValue::RangeInt64(v.to_wit()))),
+        Type::INT4_RANGE => get(row, i, |v: Range<i32>| {
+            Ok(DbValue::RangeInt32(v.into_wit()))
+        }),
+        Type::INT8_RANGE => get(row, i, |v: Range<i64>| {
+            Ok(DbValue::RangeInt64(v.into_wit()))
+        }),
         Type::NUM_RANGE => get(row, i, |v: Range<rust_decimal::Decimal>| {
-            let (lo, hi) = v.to_wit();
+            let (lo, hi) = v.into_wit();
             Ok(DbValue::RangeDecimal((
                 lo.map(|(d, k)| (d.to_string(), k)),
                 hi.map(|(d, k)| (d.to_string(), k)),
@@ -337,7 +341,7 @@ impl<T> Range<T> {
     fn from_wit(lower: Bound<T>, upper: Bound<T>) -> Self {
         Self { lower, upper }
     }
-    fn to_wit(self) -> (Bound<T>, Bound<T>) {
+    fn into_wit(self) -> (Bound<T>, Bound<T>) {
         (self.lower, self.upper)
     }
 }
@@ -613,14 +617,14 @@ mod tests {
         r.to_sql(&Type::INT8_RANGE, &mut buf).unwrap();
         let back = Range::<i64>::from_sql(&Type::INT8_RANGE, &buf).unwrap();
         assert_eq!(
-            back.to_wit(),
+            back.into_wit(),
             (
                 Some((3, RangeBoundKind::Inclusive)),
                 Some((9, RangeBoundKind::Exclusive))
             )
         );
         let empty = Range::<i32>::from_sql(&Type::INT4_RANGE, &[RANGE_EMPTY]).unwrap();
-        assert_eq!(empty.to_wit(), (None, None));
+        assert_eq!(empty.into_wit(), (None, None));
         let mut buf = BytesMut::new();
         Range::<rust_decimal::Decimal>::from_wit(
             None,

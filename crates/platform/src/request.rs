@@ -1,5 +1,6 @@
-//! What a handler sees of a request ([`RequestCtx`]): method, path, query,
-//! headers, `:param` values, the request id, and the JSON body parser.
+//! What a handler sees of a request ([`RequestCtx`]): method, path, query
+//! parameters, headers, `:param` values, the request id, and the JSON body
+//! parser.
 //!
 //! - Request id: a valid incoming `X-Request-Id` (1–128 chars of
 //!   `[A-Za-z0-9._-]`) is kept, anything else is replaced by a generated one;
@@ -126,6 +127,20 @@ impl RequestCtx {
         &self.query
     }
 
+    /// The first value of query parameter `name`, percent-decoded (`+` is a
+    /// space). A value that is not UTF-8 after decoding is a 400 naming it.
+    pub fn query_param(&self, name: &str) -> Result<Option<String>, Error> {
+        for pair in self.query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if percent_decode(key).as_deref() == Some(name) {
+                return percent_decode(value)
+                    .map(Some)
+                    .ok_or_else(|| Error::field(name, "is not valid percent-encoded UTF-8"));
+            }
+        }
+        Ok(None)
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -166,6 +181,32 @@ impl RequestCtx {
         check_json_content_type(self.header("content-type"))?;
         parse_json_body(&self.body, limit)
     }
+}
+
+/// Decodes `%XX` escapes and `+` (a space) of a query component; `None` for
+/// a bad escape or a result that is not UTF-8.
+pub fn percent_decode(input: &str) -> Option<String> {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = input.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Accepts `application/json` and `application/<anything>+json`, with parameters.
@@ -439,6 +480,42 @@ mod tests {
         let err = parse_json_body::<serde_json::Value>(b"[1,2,3]", 3).unwrap_err();
         assert_eq!(err.status(), 413);
         assert!(parse_json_body::<serde_json::Value>(b"[1]", 3).is_ok());
+    }
+
+    #[test]
+    fn query_params() {
+        let ctx = RequestCtx::new(
+            Method::Get,
+            "/v1/companies",
+            "limit=20&cursor=a%2Fb%3D&q=acme+corp&empty=&flag&bad=%ZZ&nonutf=%FF",
+            vec![],
+            vec![],
+        );
+        let cases = [
+            ("limit", Some("20"), "plain"),
+            ("cursor", Some("a/b="), "percent-decoded"),
+            ("q", Some("acme corp"), "plus is a space"),
+            ("empty", Some(""), "empty value"),
+            ("flag", Some(""), "no value"),
+            ("missing", None, "absent"),
+        ];
+        for (name, expected, case) in cases {
+            assert_eq!(
+                ctx.query_param(name).unwrap().as_deref(),
+                expected,
+                "{case}"
+            );
+        }
+        assert_eq!(
+            ctx.query_param("bad").unwrap_err().status(),
+            400,
+            "bad escape"
+        );
+        assert_eq!(
+            ctx.query_param("nonutf").unwrap_err().status(),
+            400,
+            "not utf-8"
+        );
     }
 
     #[test]

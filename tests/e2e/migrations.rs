@@ -292,3 +292,187 @@ fn admin_routes_need_the_admin_token() {
         status.text()
     );
 }
+
+#[test]
+fn bad_admin_requests_are_4xx_problems_and_change_nothing() {
+    let db = scratch_db("mig_validation");
+    let m = migrate_app(&db);
+    let auth = crate::helpers::bearer();
+    let json_ct = "application/json";
+    // (what, method, path, content type, body, status, problem type, field)
+    let cases: [(&str, &str, &str, &str, &str, u16, &str, Option<&str>); 13] = [
+        (
+            "unknown upgrade target",
+            "POST",
+            "/admin/migrations/upgrade",
+            json_ct,
+            r#"{"target":"latest"}"#,
+            400,
+            "validation-error",
+            Some("target"),
+        ),
+        (
+            "upgrade to a revision that does not exist",
+            "POST",
+            "/admin/migrations/upgrade",
+            json_ct,
+            r#"{"target":"9999"}"#,
+            400,
+            "validation-error",
+            Some("target"),
+        ),
+        (
+            "upgrade without target",
+            "POST",
+            "/admin/migrations/upgrade",
+            json_ct,
+            "{}",
+            400,
+            "validation-error",
+            Some("target"),
+        ),
+        (
+            "upgrade with an unknown field",
+            "POST",
+            "/admin/migrations/upgrade",
+            json_ct,
+            r#"{"target":"head","force":true}"#,
+            400,
+            "validation-error",
+            Some("force"),
+        ),
+        (
+            "malformed JSON",
+            "POST",
+            "/admin/migrations/upgrade",
+            json_ct,
+            r#"{"target":"#,
+            400,
+            "bad-request",
+            None,
+        ),
+        (
+            "not JSON at all",
+            "POST",
+            "/admin/migrations/upgrade",
+            "text/plain",
+            "head",
+            415,
+            "unsupported-media-type",
+            None,
+        ),
+        (
+            "downgrade without steps or target",
+            "POST",
+            "/admin/migrations/downgrade",
+            json_ct,
+            "{}",
+            400,
+            "bad-request",
+            None,
+        ),
+        (
+            "downgrade zero steps",
+            "POST",
+            "/admin/migrations/downgrade",
+            json_ct,
+            r#"{"steps":0}"#,
+            400,
+            "validation-error",
+            Some("steps"),
+        ),
+        (
+            "downgrade with steps and target",
+            "POST",
+            "/admin/migrations/downgrade",
+            json_ct,
+            r#"{"steps":1,"target":"base"}"#,
+            400,
+            "bad-request",
+            None,
+        ),
+        (
+            "downgrade to an unknown target",
+            "POST",
+            "/admin/migrations/downgrade",
+            json_ct,
+            r#"{"target":"first"}"#,
+            400,
+            "validation-error",
+            Some("target"),
+        ),
+        (
+            "wrong method",
+            "GET",
+            "/admin/migrations/upgrade",
+            json_ct,
+            "",
+            405,
+            "method-not-allowed",
+            None,
+        ),
+        (
+            "wrong method on status",
+            "DELETE",
+            "/admin/migrations",
+            json_ct,
+            "",
+            405,
+            "method-not-allowed",
+            None,
+        ),
+        (
+            "unknown admin route",
+            "GET",
+            "/admin/migrations/nope",
+            json_ct,
+            "",
+            404,
+            "not-found",
+            None,
+        ),
+    ];
+    for (what, method, path, content_type, body, status, kind, field) in cases {
+        let resp = m.request(
+            method,
+            path,
+            &[("authorization", &auth), ("content-type", content_type)],
+            body.as_bytes(),
+        );
+        assert_eq!(resp.status, status, "{what}: {}", resp.text());
+        assert_eq!(
+            resp.header("content-type"),
+            Some("application/problem+json"),
+            "{what}: problem+json"
+        );
+        let problem = resp.json();
+        assert!(
+            problem["type"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(&format!("/{kind}")),
+            "{what}: problem type {kind}: {problem}"
+        );
+        assert_eq!(problem["status"], status, "{what}: {problem}");
+        if let Some(field) = field {
+            let fields: Vec<&str> = problem["errors"]
+                .as_array()
+                .map(|e| e.iter().filter_map(|f| f["field"].as_str()).collect())
+                .unwrap_or_default();
+            assert!(
+                fields.contains(&field),
+                "{what}: names the field {field}: {problem}"
+            );
+        }
+        if status == 405 {
+            assert!(resp.header("allow").is_some(), "{what}: 405 carries Allow");
+        }
+    }
+    let status = ok_json(&m.migration_status(), "status after the bad requests", &m);
+    assert_eq!(
+        status["current"],
+        Value::Null,
+        "no bad request ran anything: {status}"
+    );
+    assert!(!table_exists(&db, "org"));
+}

@@ -5,7 +5,9 @@
 use postgres::Client;
 use postgres::error::SqlState;
 
-use crate::helpers::{migrate_app, owner_url_for, pg_connect, scratch_db, superuser_url_for};
+use crate::helpers::{
+    app, migrate_app, owner_url_for, pg_connect, scratch_db, service, superuser_url_for,
+};
 
 /// Tables that are the named exceptions to the tenant rules.
 const GLOBAL_TABLES: [&str; 5] = [
@@ -263,8 +265,17 @@ fn all_violations(c: &mut Client) -> Vec<String> {
 
 #[test]
 fn live_schema_follows_the_tenant_conventions() {
-    let db = migrated_db("schema_conventions");
-    let mut su = pg_connect(&superuser_url_for(&db));
+    let scratch = migrated_db("schema_conventions");
+    // The app's own database too, as the shared app migrated it.
+    let _ = app();
+    let app_db = service("SPIN_VARIABLE_PG_DATABASE").to_owned();
+    for db in [scratch, app_db] {
+        check_live_schema(&db);
+    }
+}
+
+fn check_live_schema(db: &str) {
+    let mut su = pg_connect(&superuser_url_for(db));
     let found = tables(&mut su);
     for global in ["org", "schema_migrations"] {
         assert!(
@@ -276,11 +287,30 @@ fn live_schema_follows_the_tenant_conventions() {
         .iter()
         .filter(|t| !GLOBAL_TABLES.contains(&t.as_str()))
         .collect();
-    eprintln!("schema: global tables checked as exemptions; tenant tables: {tenant:?}");
+    eprintln!("schema of {db}: global tables checked as exemptions; tenant tables: {tenant:?}");
+    let owned: i64 = su
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = $1)",
+            &[&APP_ROLE],
+        )
+        .expect("objects owned by the app role")
+        .get(0);
+    assert_eq!(owned, 0, "{db}: the app role owns nothing");
+    let can_create: bool = su
+        .query_one(
+            "SELECT has_schema_privilege($1, 'public', 'CREATE')",
+            &[&APP_ROLE],
+        )
+        .expect("schema privilege")
+        .get(0);
+    assert!(
+        !can_create,
+        "the app role cannot create objects in schema public"
+    );
     let violations = all_violations(&mut su);
     assert!(
         violations.is_empty(),
-        "the live schema breaks the conventions:\n{}",
+        "{db}: the live schema breaks the conventions:\n{}",
         violations.join("\n")
     );
 }

@@ -3,8 +3,8 @@
 //! Mirrors Spin 4.0.2: the address must be allowed by the component's
 //! `allowed_outbound_hosts`; a `Connection` holds one pooled client for its
 //! whole life (so BEGIN … COMMIT is a real transaction); a client is cleaned
-//! (`RecyclingMethod::Clean`: settings reset, temp tables dropped) before it
-//! is handed out again; statements are prepared unnamed each time, as Spin
+//! (what `RecyclingMethod::Clean` runs: settings reset, temp tables dropped)
+//! before it is handed out again; statements are prepared unnamed each time, as Spin
 //! does, so DDL never invalidates a cached plan. The one deliberate
 //! difference is a zero-row `query`: Spin 4.0.0–4.0.2 hangs forever there
 //! (spinframework/spin#3671); devhost answers with an error (default) or the
@@ -79,7 +79,9 @@ impl PgPools {
             config,
             NoTls,
             ManagerConfig {
-                recycling_method: RecyclingMethod::Clean,
+                // Sessions are cleaned when given back (see `Drop for
+                // PgConnection`), so taking one only checks it is open.
+                recycling_method: RecyclingMethod::Fast,
             },
         );
         let pool = Pool::builder(mgr)
@@ -106,23 +108,38 @@ impl PgConnection {
     }
 }
 
+/// What makes a used session look new again (what deadpool's
+/// `RecyclingMethod::Clean` runs): settings reset (a custom setting then
+/// reads back as ''), temp tables and sequences dropped, locks released.
+const CLEAN_SQL: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
+     SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
+
 impl Drop for PgConnection {
-    /// Returns the client to its pool, first rolling back a transaction the
-    /// guest may have left open (a trap mid-transaction, a missing COMMIT)
-    /// so it cannot leak into the next request.
+    /// Cleans the session and only then returns it to the pool. Spin cleans
+    /// when a connection is taken from the pool, on the request path; doing
+    /// it here, in the background, gives the same guarantee without the
+    /// extra round trip per request. A transaction the guest left open (a
+    /// trap mid-transaction, a missing COMMIT) is rolled back first; a
+    /// session that cannot be cleaned is closed instead of reused.
     fn drop(&mut self) {
         let Some(client) = self.client.take() else {
             return;
         };
-        if !self.maybe_in_transaction {
-            return;
-        }
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move {
-                if let Err(e) = client.batch_execute("ROLLBACK").await {
-                    tracing::debug!("rollback before reusing a Postgres connection failed: {e}");
-                }
-            });
+        let sql = if self.maybe_in_transaction {
+            format!("ROLLBACK; {CLEAN_SQL}")
+        } else {
+            CLEAN_SQL.to_string()
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = client.batch_execute(&sql).await {
+                        tracing::debug!("discarding a Postgres session that failed to clean: {e}");
+                        drop(deadpool_postgres::Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(deadpool_postgres::Object::take(client)),
         }
     }
 }

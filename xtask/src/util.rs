@@ -151,19 +151,27 @@ pub fn read_env(path: &Path) -> Result<Vec<(String, String)>> {
     Ok(parse_env(&text))
 }
 
-/// Write a file readable only by its owner (it holds secrets).
+/// Write a file readable only by its owner (it holds secrets). Unchanged
+/// content is left alone; otherwise a temporary file is renamed over it, so
+/// concurrent readers never see a half-written file.
 pub fn write_private(path: &Path, contents: &str) -> Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     f.write_all(contents.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use crate::helpers::{
 // ---------------------------------------------------------------------------
 // §1 zero-row queries
 
-const ZERO_ROW_MARKERS: [&str; 2] = ["zero-row", "3671"];
+const ZERO_ROW_MARKERS: [&str; 3] = ["zero-row", "4.0.0", "3671"];
 
 fn assert_zero_row_error(result: &Value, what: &str) {
     let e = err(result, what);

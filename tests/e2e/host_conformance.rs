@@ -1010,6 +1010,50 @@ fn pooled_connections_are_cleaned_between_requests() {
     );
 }
 
+#[test]
+fn concurrent_requests_never_see_each_others_session_state() {
+    let c = conformance();
+    let read = "SELECT coalesce(current_setting('app.crosstalk_probe', true), '') AS v, \
+                (to_regclass('pg_temp.crosstalk_probe') IS NULL) AS no_temp_table";
+    let seen: Vec<Value> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..8)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut rows = Vec::new();
+                    for i in 0..10 {
+                        let mine = format!("worker-{t}-{i}");
+                        let results = c.pg(json!([
+                            q(0, read, json!([])),
+                            x(0, &format!("SET app.crosstalk_probe = '{mine}'"), json!([])),
+                            x(0, "CREATE TEMP TABLE crosstalk_probe (x int)", json!([])),
+                        ]));
+                        assert!(results[1].get("ok").is_some(), "SET: {}", results[1]);
+                        assert!(
+                            results[2].get("ok").is_some(),
+                            "CREATE TEMP: {}",
+                            results[2]
+                        );
+                        rows.push(ok(&results[0], "read")["rows"][0].clone());
+                    }
+                    rows
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("worker"))
+            .collect()
+    });
+    assert_eq!(seen.len(), 80);
+    for row in seen {
+        assert_eq!(
+            row,
+            json!([{"kind": "str", "value": ""}, {"kind": "boolean", "value": true}]),
+            "a request saw a setting or temp table left by another request"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------
 // §5 Redis
 

@@ -52,6 +52,9 @@ pub struct Server {
     components: Vec<Served>,
     shared: Arc<Shared>,
     self_addr: SocketAddr,
+    /// One permit per live instance: beyond the pool's size requests wait
+    /// instead of failing to instantiate.
+    instances: Arc<tokio::sync::Semaphore>,
 }
 
 /// The wasmtime engine devhost uses: async, pooling allocator with
@@ -62,9 +65,9 @@ pub fn engine() -> anyhow::Result<Engine> {
     config.memory_init_cow(true);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(MAX_INSTANCES)
-        .total_core_instances(MAX_INSTANCES * 8)
-        .total_memories(MAX_INSTANCES * 2)
-        .total_tables(MAX_INSTANCES * 4)
+        .total_core_instances(MAX_INSTANCES * 16)
+        .total_memories(MAX_INSTANCES * 4)
+        .total_tables(MAX_INSTANCES * 8)
         .max_memory_size(1 << 30)
         // Reset only the pages a request dirtied, in place, instead of
         // unmapping whole memories: unmapping costs TLB shootdowns and a
@@ -222,6 +225,7 @@ impl Server {
             components,
             shared: Arc::new(shared),
             self_addr,
+            instances: Arc::new(tokio::sync::Semaphore::new(MAX_INSTANCES as usize)),
         })
     }
 
@@ -320,16 +324,25 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let outparam = store.data_mut().http().new_response_outparam(tx)?;
         let pre = component.pre.clone();
+        let permit = self.instances.clone().acquire_owned().await?;
         let id = component.shared.id.clone();
 
         // The guest runs in its own task so it can keep streaming the body
         // after the response head is sent.
         let task = tokio::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, outparam)
-                .await
+            let result = match pre.instantiate_async(&mut store).await {
+                Ok(proxy) => {
+                    proxy
+                        .wasi_http_incoming_handler()
+                        .call_handle(&mut store, incoming, outparam)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            // Free the instance slot before letting another request in.
+            drop(store);
+            drop(permit);
+            result
         });
 
         match rx.await {

@@ -31,10 +31,14 @@ impl RedisClients {
             return Ok(c.clone());
         }
         let client = redis::Client::open(address).map_err(|_| Error::InvalidAddress)?;
-        let conn = client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(other)?;
+        // An unreachable host fails the open instead of hanging the request.
+        let conn = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| Error::Other("timed out connecting to Redis".to_string()))?
+        .map_err(other)?;
         Ok(self
             .lock()
             .entry(address.to_string())

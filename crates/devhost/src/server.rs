@@ -281,7 +281,7 @@ impl Server {
             return empty(StatusCode::NOT_FOUND);
         };
         let component = &self.components[m.component];
-        match self.clone().run(component, m.clone(), req, client).await {
+        match self.run(component, m, req, client).await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::error!(component = %component.shared.id, "request to {path} failed: {e:#}");
@@ -291,7 +291,7 @@ impl Server {
     }
 
     async fn run(
-        self: Arc<Self>,
+        &self,
         component: &Served,
         m: RouteMatch<'_>,
         mut req: Request<Incoming>,

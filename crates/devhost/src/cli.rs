@@ -12,7 +12,11 @@ usage: devhost [-f|--from <spin.toml>] [--listen <addr>] [--runtime-config-file 
       --listen ADDR            address to serve on (default 127.0.0.1:3000)
       --runtime-config-file F  Spin runtime config (accepted; unimplemented sections ignored)
   -e, --env KEY=VALUE          environment variable for every component (repeatable)
-      --pg-zero-row-query M    `error` (default; env PLINTH_PG_ZERO_ROW_QUERY) or `allow`";
+      --pg-zero-row-query M    `error` (default; env PLINTH_PG_ZERO_ROW_QUERY) or `allow`
+
+environment: SPIN_VARIABLE_<NAME> overrides app variables; PLINTH_LOG (or RUST_LOG)
+sets the log level (error|warn|info|debug|trace); PLINTH_DEVHOST_CACHE is where
+compiled components are cached (default ~/.cache/plinth-devhost).";
 
 /// Parsed arguments for a run.
 #[derive(Debug, Clone, PartialEq, Eq)]

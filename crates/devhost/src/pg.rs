@@ -2,13 +2,14 @@
 //!
 //! Mirrors Spin 4.0.2: the address must be allowed by the component's
 //! `allowed_outbound_hosts`; a `Connection` holds one pooled client for its
-//! whole life (so BEGIN … COMMIT is a real transaction); a client is cleaned
+//! whole life (so BEGIN … COMMIT is a real transaction); a session is cleaned
 //! (what `RecyclingMethod::Clean` runs: settings reset, temp tables dropped)
-//! before it is handed out again; statements are prepared unnamed each time, as Spin
-//! does, so DDL never invalidates a cached plan. The one deliberate
-//! difference is a zero-row `query`: Spin 4.0.0–4.0.2 hangs forever there
-//! (spinframework/spin#3671); devhost answers with an error (default) or the
-//! empty row set (`--pg-zero-row-query allow`).
+//! before anyone gets it again; every statement is prepared afresh, with no
+//! statement cache, as in Spin, so DDL never invalidates a cached plan.
+//!
+//! The one deliberate difference is a zero-row `query`: Spin 4.0.0–4.0.2
+//! hangs forever there (spinframework/spin#3671); devhost answers with an
+//! error (default) or the empty row set (`--pg-zero-row-query allow`).
 
 pub mod types;
 

@@ -117,6 +117,22 @@ impl LineWriter {
     }
 }
 
+/// Appends `bytes` to `pending` and takes out every complete line, without
+/// its `\n` or `\r\n`; a partial line stays pending.
+fn complete_lines(pending: &mut Vec<u8>, bytes: &[u8]) -> Vec<Vec<u8>> {
+    pending.extend_from_slice(bytes);
+    let mut lines = Vec::new();
+    while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
+        let mut line: Vec<u8> = pending.drain(..=pos).collect();
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        lines.push(line);
+    }
+    lines
+}
+
 impl Drop for LineWriter {
     fn drop(&mut self) {
         if !self.pending.is_empty() {
@@ -128,12 +144,8 @@ impl Drop for LineWriter {
 
 impl OutputStream for LineWriter {
     fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
-        self.pending.extend_from_slice(&bytes);
-        while let Some(pos) = self.pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.pending.drain(..=pos).collect();
-            let line = line.strip_suffix(b"\n").unwrap_or(&line);
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            self.emit(line);
+        for line in complete_lines(&mut self.pending, &bytes) {
+            self.emit(&line);
         }
         Ok(())
     }
@@ -150,4 +162,25 @@ impl OutputStream for LineWriter {
 #[wasmtime_wasi::async_trait]
 impl Pollable for LineWriter {
     async fn ready(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_split_into_lines() {
+        let mut pending = Vec::new();
+        assert!(complete_lines(&mut pending, b"par").is_empty());
+        assert_eq!(
+            complete_lines(&mut pending, b"tial\nnext\r\nrest"),
+            [b"partial".to_vec(), b"next".to_vec()]
+        );
+        assert_eq!(pending, b"rest");
+        assert_eq!(
+            complete_lines(&mut pending, b"\n\n"),
+            [b"rest".to_vec(), Vec::new()]
+        );
+        assert!(pending.is_empty());
+    }
 }

@@ -74,6 +74,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     }
     .map_err(anyhow::Error::msg)?;
     let app = manifest::load(&args.manifest, &env, &args.env).map_err(anyhow::Error::msg)?;
+    for note in &app.notes {
+        tracing::warn!("{note}");
+    }
     if let Some(path) = &args.runtime_config {
         runtime_config::load(path).map_err(anyhow::Error::msg)?;
     }

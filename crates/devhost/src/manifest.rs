@@ -64,7 +64,13 @@ struct RawComponent {
     variables: BTreeMap<String, String>,
     #[serde(default)]
     environment: BTreeMap<String, String>,
+    /// Everything else (`build`, `description`, `files`, …).
+    #[serde(flatten)]
+    other: BTreeMap<String, toml::Value>,
 }
+
+/// Component keys that only matter to `spin build`/tooling.
+const TOOLING_KEYS: &[&str] = &["build", "description", "dependencies_inherit_configuration"];
 
 /// A component ready to be compiled and served.
 #[derive(Debug, Clone)]
@@ -80,6 +86,8 @@ pub struct ComponentConfig {
 #[derive(Debug, Clone)]
 pub struct App {
     pub name: String,
+    /// Settings devhost accepts but does not implement, worth a log line.
+    pub notes: Vec<String>,
     pub components: Vec<ComponentConfig>,
     pub router: Router,
 }
@@ -163,6 +171,7 @@ pub fn parse(
 
     // Components first (sorted by id for a stable order), then triggers.
     let mut components = Vec::new();
+    let mut notes = Vec::new();
     let mut index_of = HashMap::new();
     for (id, c) in &raw.component {
         let key = format!("component.{id}");
@@ -194,6 +203,15 @@ pub fn parse(
                 name.clone(),
                 values.expand(&t).map_err(|e| format!("{where_}: {e}"))?,
             );
+        }
+        for k in c
+            .other
+            .keys()
+            .filter(|k| !TOOLING_KEYS.contains(&k.as_str()))
+        {
+            notes.push(format!(
+                "{file}: {key}.{k} is not implemented by devhost; ignored"
+            ));
         }
         let mut environment: Vec<(String, String)> = c
             .environment
@@ -245,6 +263,7 @@ pub fn parse(
 
     Ok(App {
         name: raw.application.name.unwrap_or_else(|| "<unnamed>".into()),
+        notes,
         components,
         router,
     })
@@ -302,6 +321,8 @@ command = "cargo build"
 
 [component.beta]
 source = "beta.wasm"
+files = ["static/**"]
+key_value_stores = ["default"]
 "#;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -340,6 +361,8 @@ source = "beta.wasm"
         );
         assert_eq!(app.router.routes().count(), 2);
         assert_eq!(app.router.route("/b").unwrap().component, 1);
+        assert_eq!(app.notes.len(), 2, "{:?}", app.notes);
+        assert!(app.notes[0].contains("component.beta.files"));
     }
 
     #[test]

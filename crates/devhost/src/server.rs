@@ -114,7 +114,14 @@ fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
         // same devhost build and engine configuration (both are part of
         // the key), in a directory only devhost writes.
         match unsafe { Component::deserialize_file(engine, file) } {
-            Ok(c) => return Ok(c),
+            Ok(c) => {
+                // Mark it recently used so pruning keeps it.
+                let _ = std::fs::File::options()
+                    .append(true)
+                    .open(file)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+                return Ok(c);
+            }
             Err(e) => tracing::debug!("ignoring unusable cache entry {}: {e}", file.display()),
         }
     }
@@ -127,6 +134,7 @@ fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
             let tmp = file.with_extension(format!("tmp{}", std::process::id()));
             std::fs::write(&tmp, component.serialize()?)?;
             std::fs::rename(&tmp, file)?;
+            prune_cache(file.parent().context("cache dir")?);
             Ok(())
         };
         if let Err(e) = write() {
@@ -134,6 +142,28 @@ fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
         }
     }
     Ok(component)
+}
+
+/// Compiled components kept in the cache; older ones are removed.
+const CACHE_ENTRIES: usize = 64;
+
+/// Keeps the cache from growing with every rebuild of a component.
+fn prune_cache(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() <= CACHE_ENTRIES {
+        return;
+    }
+    files.sort();
+    for (_, path) in &files[..files.len() - CACHE_ENTRIES] {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 impl Server {

@@ -367,9 +367,7 @@ impl Db {
     /// password). Failure → 503, the cause logged without credentials.
     #[cfg(target_arch = "wasm32")]
     pub fn connect(url: &crate::config::Secret) -> Result<Db, Error> {
-        let connection = spin_sdk::pg4::Connection::open(url.expose())
-            .map_err(|err| map_failure(spin::failure(err)))?;
-        Ok(Self::with_backend(spin::SpinBackend(connection)))
+        Ok(Self::with_backend(open_backend(url)?))
     }
 
     /// A `Db` over any backend (native tests and tools).
@@ -495,6 +493,15 @@ impl TenantTx<'_> {
     pub fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, Error> {
         self.db.execute(sql, &self.bind(params))
     }
+}
+
+/// Opens Spin's `pg4` connection at `url` as a [`Backend`], for wrappers that
+/// need the backend itself (the migration runner records raw failures).
+#[cfg(target_arch = "wasm32")]
+pub(crate) fn open_backend(url: &crate::config::Secret) -> Result<impl Backend + 'static, Error> {
+    spin_sdk::pg4::Connection::open(url.expose())
+        .map(spin::SpinBackend)
+        .map_err(|err| map_failure(spin::failure(err)))
 }
 
 /// The Spin `pg4` backend.

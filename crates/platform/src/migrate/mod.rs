@@ -12,8 +12,6 @@
 //! component, with the owner role; the app role can read `schema_migrations`
 //! but owns nothing.
 
-#[cfg(target_arch = "wasm32")]
-mod guest;
 pub mod http;
 pub mod plan;
 pub mod runner;

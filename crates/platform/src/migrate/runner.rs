@@ -189,7 +189,10 @@ impl Runner {
         url: &crate::config::Secret,
         migrations: &'static [Migration],
     ) -> Result<Self, Error> {
-        Ok(Self::with_backend(super::guest::connect(url)?, migrations))
+        Ok(Self::with_backend(
+            crate::pg::open_backend(url)?,
+            migrations,
+        ))
     }
 
     /// The status, without locking and without creating anything.

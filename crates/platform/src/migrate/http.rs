@@ -169,6 +169,37 @@ fn outcome_response(ctx: &RequestCtx, outcome: Outcome) -> HandlerResult {
     Ok(Response::new(500, bytes).with_header("content-type", PROBLEM_CONTENT_TYPE))
 }
 
+/// Defines the `#[http_component]` entry of a migrate component: the three
+/// `/admin/migrations` routes over the given embedded migrations. The migrate
+/// component and its test fixture differ only in the migrations they embed.
+#[macro_export]
+macro_rules! migrate_component {
+    ($migrations:expr) => {
+        static MIGRATIONS: &[$crate::migrate::Migration] = $migrations;
+
+        fn status(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
+            $crate::migrate::http::status(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
+        }
+
+        fn upgrade(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
+            $crate::migrate::http::upgrade(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
+        }
+
+        fn downgrade(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
+            $crate::migrate::http::downgrade(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
+        }
+
+        #[spin_sdk::http_component]
+        async fn entry(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
+            let router = $crate::Router::new()
+                .get("/admin/migrations", status)
+                .post("/admin/migrations/upgrade", upgrade)
+                .post("/admin/migrations/downgrade", downgrade);
+            $crate::handle(&router, req).await
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,35 +370,4 @@ mod tests {
         assert!(!same_secret("abc", "abd"));
         assert!(!same_secret("abc", "abcd"));
     }
-}
-
-/// Defines the `#[http_component]` entry of a migrate component: the three
-/// `/admin/migrations` routes over the given embedded migrations. The migrate
-/// component and its test fixture differ only in the migrations they embed.
-#[macro_export]
-macro_rules! migrate_component {
-    ($migrations:expr) => {
-        static MIGRATIONS: &[$crate::migrate::Migration] = $migrations;
-
-        fn status(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
-            $crate::migrate::http::status(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
-        }
-
-        fn upgrade(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
-            $crate::migrate::http::upgrade(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
-        }
-
-        fn downgrade(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
-            $crate::migrate::http::downgrade(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
-        }
-
-        #[spin_sdk::http_component]
-        async fn entry(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
-            let router = $crate::Router::new()
-                .get("/admin/migrations", status)
-                .post("/admin/migrations/upgrade", upgrade)
-                .post("/admin/migrations/downgrade", downgrade);
-            $crate::handle(&router, req).await
-        }
-    };
 }

@@ -62,6 +62,16 @@ pub fn is_root() -> bool {
 
 /// Whether `pid` is a live (not zombie) process whose command line contains
 /// `needle`.
+/// The pid recorded in `pid_file`, if that process is alive and is `needle`.
+pub fn live_pid(pid_file: &std::path::Path, needle: &str) -> Option<u32> {
+    let pid = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    alive(pid, needle).then_some(pid)
+}
+
 pub fn alive(pid: u32, needle: &str) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return false;

@@ -35,12 +35,7 @@ pub fn ensure_installed(install: bool) -> Result<()> {
 }
 
 fn pid(dir: &Path) -> Option<u32> {
-    let pid = std::fs::read_to_string(pid_path(dir))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    sys::alive(pid, "redis-server").then_some(pid)
+    sys::live_pid(&pid_path(dir), "redis-server")
 }
 
 /// The port of the redis-server started from `dir`, if it is alive.

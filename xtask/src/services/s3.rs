@@ -43,12 +43,7 @@ pub fn ensure_installed(install: bool) -> Result<PathBuf> {
 }
 
 fn pid(dir: &Path) -> Option<u32> {
-    let pid = std::fs::read_to_string(pid_path(dir))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    sys::alive(pid, "s3s-fs").then_some(pid)
+    sys::live_pid(&pid_path(dir), "s3s-fs")
 }
 
 /// The port of the s3s-fs started from `dir` (read from its command line).

@@ -181,6 +181,21 @@ impl TestApp {
     /// extra CLI `args`, and waits until it accepts requests. Panics with its logs if it
     /// exits or does not come up.
     pub fn spawn_with(manifest: &Path, env: &[(&str, String)], args: &[&str]) -> TestApp {
+        // A port found free can be taken (by another test's host or an outgoing
+        // connection) before the host binds it: try again on a fresh port.
+        for _ in 0..4 {
+            if let Some(app) = Self::try_spawn(manifest, env, args) {
+                return app;
+            }
+        }
+        panic!(
+            "the host for {} found its port taken 4 times",
+            manifest.display()
+        );
+    }
+
+    /// `None` when the host exits because its port was taken meanwhile.
+    fn try_spawn(manifest: &Path, env: &[(&str, String)], args: &[&str]) -> Option<TestApp> {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let mut cmd = host_command(manifest, &listen, args);
@@ -231,6 +246,9 @@ impl TestApp {
             if let Some(status) = app.child.lock().unwrap().try_wait().expect("try_wait") {
                 // Give the log threads a moment to drain.
                 std::thread::sleep(Duration::from_millis(200));
+                if app.logs().contains("already in use") {
+                    return None;
+                }
                 panic!(
                     "host for {} exited with {status} before listening; logs:\n{}",
                     manifest.display(),
@@ -247,7 +265,7 @@ impl TestApp {
                 app.logs()
             );
         }
-        app
+        Some(app)
     }
 
     /// Everything the host printed so far (stdout and stderr).

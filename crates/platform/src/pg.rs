@@ -57,6 +57,8 @@
 //! Postgres refuses a statement that leaves `$1` unused, so a tenant query
 //! cannot forget the filter.
 
+use std::cell::Cell;
+
 use serde::de::DeserializeOwned;
 
 use crate::domain::{OrgId, Slug};
@@ -187,10 +189,17 @@ impl DbFailure {
     }
 }
 
+/// Whether `sql` mentions the parameter `$1` (and not only `$10`, `$11`, …).
+pub fn uses_param_one(sql: &str) -> bool {
+    sql.match_indices("$1")
+        .any(|(at, _)| !sql[at + 2..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
 /// Builds the one-row JSON query around `sql` (see the module docs).
 pub fn wrap_read(sql: &str) -> String {
     let sql = sql.trim().trim_end_matches(';').trim_end();
-    format!("WITH t AS ({sql}) SELECT coalesce(json_agg(t), '[]')::text FROM t")
+    // The newline ends a trailing `-- comment` in `sql` before the wrapper goes on.
+    format!("WITH t AS ({sql}\n) SELECT coalesce(json_agg(t), '[]')::text FROM t")
 }
 
 /// Decodes the JSON array text of a wrapped read into rows.
@@ -357,6 +366,9 @@ pub trait Backend {
 /// One Postgres connection (one pooled backend for its whole life).
 pub struct Db {
     backend: Box<dyn Backend>,
+    /// A statement failed since the last `BEGIN`: Postgres has aborted the
+    /// transaction, and its `COMMIT` would quietly roll back.
+    failed: Cell<bool>,
 }
 
 /// `SELECT set_config('app.org_id', $1, true)`: the org of this transaction.
@@ -374,6 +386,7 @@ impl Db {
     pub fn with_backend(backend: impl Backend + 'static) -> Db {
         Db {
             backend: Box::new(backend),
+            failed: Cell::new(false),
         }
     }
 
@@ -386,7 +399,7 @@ impl Db {
         let cell = self
             .backend
             .query_cell(&wrap_read(sql), params)
-            .map_err(map_failure)?;
+            .map_err(|failure| self.failure(failure))?;
         match cell {
             Some(json) => decode_rows(&json),
             None => Err(Error::internal("wrapped read returned NULL")),
@@ -416,14 +429,32 @@ impl Db {
 
     /// Runs a statement without a result set; returns the affected row count.
     pub fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, Error> {
-        self.backend.execute(sql, params).map_err(map_failure)
+        self.backend
+            .execute(sql, params)
+            .map_err(|failure| self.failure(failure))
+    }
+
+    fn failure(&self, failure: PgFailure) -> Error {
+        self.failed.set(true);
+        map_failure(failure)
     }
 
     /// Runs `f` in a transaction: `BEGIN`, `f`, `COMMIT`; `ROLLBACK` when `f`
     /// fails. Do not nest transactions.
     pub fn transaction<R>(&self, f: impl FnOnce(&Db) -> Result<R, Error>) -> Result<R, Error> {
         self.execute("BEGIN", &[])?;
+        self.failed.set(false);
         match f(self) {
+            Ok(_) if self.failed.get() => {
+                // `f` handled a failed statement and went on; the transaction
+                // is aborted all the same, so nothing of it may be reported done.
+                if let Err(rollback) = self.execute("ROLLBACK", &[]) {
+                    log::warn(format_args!("rollback failed: {rollback}"));
+                }
+                Err(Error::internal(
+                    "a statement failed inside the transaction; it was rolled back",
+                ))
+            }
             Ok(value) => {
                 self.execute("COMMIT", &[])?;
                 Ok(value)
@@ -463,11 +494,18 @@ impl TenantTx<'_> {
         self.org
     }
 
-    fn bind(&self, params: &[Param]) -> Vec<Param> {
+    /// Every tenant statement must filter by the org: refuse one that does not
+    /// use `$1`, whatever the host would make of it.
+    fn bind(&self, sql: &str, params: &[Param]) -> Result<Vec<Param>, Error> {
+        if !uses_param_one(sql) {
+            return Err(Error::internal(format!(
+                "tenant SQL does not use the org id ($1): {sql}"
+            )));
+        }
         let mut all = Vec::with_capacity(params.len() + 1);
         all.push(Param::from(self.org));
         all.extend_from_slice(params);
-        all
+        Ok(all)
     }
 
     pub fn fetch_all<T: DeserializeOwned>(
@@ -475,7 +513,7 @@ impl TenantTx<'_> {
         sql: &str,
         params: &[Param],
     ) -> Result<Vec<T>, Error> {
-        self.db.fetch_all(sql, &self.bind(params))
+        self.db.fetch_all(sql, &self.bind(sql, params)?)
     }
 
     pub fn fetch_optional<T: DeserializeOwned>(
@@ -483,15 +521,15 @@ impl TenantTx<'_> {
         sql: &str,
         params: &[Param],
     ) -> Result<Option<T>, Error> {
-        self.db.fetch_optional(sql, &self.bind(params))
+        self.db.fetch_optional(sql, &self.bind(sql, params)?)
     }
 
     pub fn fetch_one<T: DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<T, Error> {
-        self.db.fetch_one(sql, &self.bind(params))
+        self.db.fetch_one(sql, &self.bind(sql, params)?)
     }
 
     pub fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, Error> {
-        self.db.execute(sql, &self.bind(params))
+        self.db.execute(sql, &self.bind(sql, params)?)
     }
 }
 
@@ -696,18 +734,23 @@ mod tests {
         let cases = [
             (
                 "SELECT 1 AS one",
-                "WITH t AS (SELECT 1 AS one) SELECT coalesce(json_agg(t), '[]')::text FROM t",
+                "WITH t AS (SELECT 1 AS one\n) SELECT coalesce(json_agg(t), '[]')::text FROM t",
                 "select",
             ),
             (
                 "  SELECT 1 AS one;  ",
-                "WITH t AS (SELECT 1 AS one) SELECT coalesce(json_agg(t), '[]')::text FROM t",
+                "WITH t AS (SELECT 1 AS one\n) SELECT coalesce(json_agg(t), '[]')::text FROM t",
                 "trailing semicolon and spaces",
             ),
             (
                 "INSERT INTO org (slug) VALUES ($1) RETURNING id",
-                "WITH t AS (INSERT INTO org (slug) VALUES ($1) RETURNING id) SELECT coalesce(json_agg(t), '[]')::text FROM t",
+                "WITH t AS (INSERT INTO org (slug) VALUES ($1) RETURNING id\n) SELECT coalesce(json_agg(t), '[]')::text FROM t",
                 "insert returning",
+            ),
+            (
+                "SELECT 1 AS one -- the answer",
+                "WITH t AS (SELECT 1 AS one -- the answer\n) SELECT coalesce(json_agg(t), '[]')::text FROM t",
+                "a trailing comment ends before the wrapper goes on",
             ),
         ];
         for (sql, expected, case) in cases {
@@ -798,6 +841,80 @@ mod tests {
         let db = Db::with_backend(fake.clone());
         let err = db.transaction(|_| Ok(())).unwrap_err();
         assert_eq!(err.status(), 503);
+    }
+
+    #[test]
+    fn uses_param_one_table() {
+        let cases = [
+            ("SELECT 1 FROM t WHERE org_id = $1", true, "plain $1"),
+            ("UPDATE t SET a = $2 WHERE org_id = $1", true, "$1 after $2"),
+            ("SELECT $1::uuid", true, "$1 with a cast"),
+            ("SELECT 1 FROM t WHERE name = $2", false, "no $1"),
+            (
+                "SELECT 1 FROM t WHERE a = $10 AND b = $11",
+                false,
+                "$10 and $11 are not $1",
+            ),
+            ("SELECT 1", false, "no parameter at all"),
+        ];
+        for (sql, expected, case) in cases {
+            assert_eq!(uses_param_one(sql), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn tenant_sql_without_the_org_filter_is_refused_and_rolled_back() {
+        let fake = FakeBackend::new();
+        let db = Db::with_backend(fake.clone());
+        let org = OrgId::parse(ORG).unwrap();
+        let err = db
+            .tenant(org, |tx| {
+                tx.execute("DELETE FROM companies WHERE name = $2", &["x".into()])
+            })
+            .unwrap_err();
+        assert_eq!(err.status(), 500, "a missing org filter is a bug");
+        let statements: Vec<String> = fake.calls().into_iter().map(|(sql, _)| sql).collect();
+        assert!(
+            !statements.iter().any(|sql| sql.starts_with("DELETE")),
+            "the unfiltered statement never reaches the database: {statements:?}"
+        );
+        assert_eq!(statements.last().map(String::as_str), Some("ROLLBACK"));
+    }
+
+    #[test]
+    fn a_failure_handled_inside_a_transaction_still_rolls_it_back() {
+        let fake = FakeBackend::new();
+        fake.fail_execute(
+            "INSERT",
+            PgFailure::Db(DbFailure {
+                code: "23505".into(),
+                message: "duplicate key value violates unique constraint \"org_slug_key\"".into(),
+                detail: None,
+                extras: vec![],
+            }),
+        );
+        let db = Db::with_backend(fake.clone());
+        let err = db
+            .transaction(|tx| {
+                // Swallow the failure and go on, as a careless handler might.
+                let _ = tx.execute("INSERT INTO org (name, slug) VALUES ($1, $2)", &[]);
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(err.status(), 500);
+        let statements: Vec<String> = fake.calls().into_iter().map(|(sql, _)| sql).collect();
+        assert_eq!(statements.last().map(String::as_str), Some("ROLLBACK"));
+        assert!(
+            !statements.iter().any(|sql| sql == "COMMIT"),
+            "{statements:?}"
+        );
+        // The flag is per transaction: the next one commits.
+        db.transaction(|tx| tx.execute("SELECT 1", &[]).map(drop))
+            .unwrap();
+        assert_eq!(
+            fake.calls().last().map(|(sql, _)| sql.as_str()),
+            Some("COMMIT")
+        );
     }
 
     #[test]

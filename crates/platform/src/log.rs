@@ -39,18 +39,18 @@ fn line(level: &str, message: fmt::Arguments<'_>) {
     REQUEST_ID.with(|id| eprintln!("level={level} request_id={} {message}", id.borrow()));
 }
 
-/// Removes the `user:password@` part of every URL in `text`, so a host error
-/// message can be logged.
+/// Removes the `user:password@` part and the query string (`?password=…`) of
+/// every URL in `text`, so a host error message can be logged.
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find("://") {
         let (head, tail) = rest.split_at(pos + 3);
         out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '/' || c == '"' || c == '\'')
-            .unwrap_or(tail.len());
-        let authority = &tail[..end];
+        let url_end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let url = &tail[..url_end];
+        let authority_end = url.find(['/', '?', '#']).unwrap_or(url.len());
+        let authority = &url[..authority_end];
         match authority.rfind('@') {
             Some(at) => {
                 out.push_str("***@");
@@ -58,7 +58,15 @@ pub fn redact(text: &str) -> String {
             }
             None => out.push_str(authority),
         }
-        rest = &tail[end..];
+        let after = &url[authority_end..];
+        match after.find('?') {
+            Some(q) => {
+                out.push_str(&after[..q]);
+                out.push_str("?***");
+            }
+            None => out.push_str(after),
+        }
+        rest = &tail[url_end..];
     }
     out.push_str(rest);
     out
@@ -87,6 +95,16 @@ mod tests {
                 "a://x:y@b and c://d:e@f",
                 "a://***@b and c://***@f",
                 "two urls",
+            ),
+            (
+                "postgres://h/db?user=u&password=secret failed",
+                "postgres://h/db?*** failed",
+                "credentials in the query string",
+            ),
+            (
+                "postgres://u:se\"cr'et@h/db",
+                "postgres://***@h/db",
+                "quotes inside the password",
             ),
         ];
         for (input, expected, case) in cases {

@@ -125,13 +125,20 @@ impl Route {
         }
     }
 
-    fn rank(&self) -> (bool, usize) {
+    /// Lower wins: an exact route before a wildcard, then the longer route
+    /// (a wildcard with more segments is more specific, as in Spin), then
+    /// fewer parameters.
+    fn rank(&self) -> (bool, std::cmp::Reverse<usize>, usize) {
         let params = self
             .segments
             .iter()
             .filter(|s| matches!(s, Segment::Param(_)))
             .count();
-        (self.wildcard, params)
+        (
+            self.wildcard,
+            std::cmp::Reverse(self.segments.len()),
+            params,
+        )
     }
 }
 
@@ -418,6 +425,28 @@ mod tests {
                     Some("application/problem+json"),
                     "{case}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_longer_wildcard_wins_whatever_the_order() {
+        fn outer(_: &RequestCtx) -> HandlerResult {
+            Ok(Response::new(200, &b"outer"[..]))
+        }
+        let routers = [
+            Router::new()
+                .any("/v1/...", outer)
+                .any("/v1/auth/...", stub),
+            Router::new()
+                .any("/v1/auth/...", stub)
+                .any("/v1/...", outer),
+        ];
+        for (order, router) in routers.iter().enumerate() {
+            for (path, status) in [("/v1/auth/login", 501), ("/v1/other", 200)] {
+                let ctx = RequestCtx::new(Method::Get, path, "", vec![], vec![]);
+                let response = block_on_ready(dispatch(router, ctx));
+                assert_eq!(response.status(), status, "order {order}: {path}");
             }
         }
     }

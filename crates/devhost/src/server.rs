@@ -327,7 +327,11 @@ impl Server {
         mut req: Request<Incoming>,
         client: SocketAddr,
     ) -> anyhow::Result<Response<HyperOutgoingBody>> {
-        set_spin_headers(&mut req, &m, client)?;
+        if let Err(e) = set_spin_headers(&mut req, &m, client) {
+            // A Host header that is not a valid authority is the client's fault.
+            tracing::debug!("bad request: {e:#}");
+            return Ok(empty(StatusCode::BAD_REQUEST));
+        }
 
         let shared = component.shared.clone();
         let mut wasi = WasiCtxBuilder::new();

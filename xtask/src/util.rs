@@ -23,6 +23,8 @@ pub fn target_dir() -> PathBuf {
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
+    // spin.toml and the tests find the builds under <root>/target.
+    cmd.env("CARGO_TARGET_DIR", target_dir());
     cmd
 }
 

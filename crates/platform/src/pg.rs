@@ -371,8 +371,17 @@ pub struct Db {
     failed: Cell<bool>,
 }
 
-/// `SELECT set_config('app.org_id', $1, true)`: the org of this transaction.
-pub const SET_TENANT_SQL: &str = "SELECT set_config('app.org_id', $1, true)";
+/// The org of this transaction, for row-level security. Like
+/// [`FRESH_TRANSACTION_SQL`] it affects no row inside a transaction that has
+/// already written something.
+pub const SET_TENANT_SQL: &str =
+    "SELECT set_config('app.org_id', $1, true) WHERE txid_current_if_assigned() IS NULL";
+
+/// One row right after our `BEGIN`, none when the connection was already
+/// inside a transaction that wrote: Spin's pool hands a connection back
+/// without rolling back what a trapped request left open, and a `BEGIN` there
+/// only warns, so our `COMMIT` would commit the other request's writes.
+pub const FRESH_TRANSACTION_SQL: &str = "SELECT 1 WHERE txid_current_if_assigned() IS NULL";
 
 impl Db {
     /// Opens a connection to the database at `url` (a secret: it holds the
@@ -440,17 +449,37 @@ impl Db {
     }
 
     /// Runs `f` in a transaction: `BEGIN`, `f`, `COMMIT`; `ROLLBACK` when `f`
-    /// fails. Do not nest transactions.
+    /// fails or a statement in it failed. Do not nest transactions.
     pub fn transaction<R>(&self, f: impl FnOnce(&Db) -> Result<R, Error>) -> Result<R, Error> {
+        self.in_transaction(FRESH_TRANSACTION_SQL, &[], f)
+    }
+
+    /// `BEGIN`, then `first` (a statement that affects one row only in a
+    /// transaction of our own; see [`FRESH_TRANSACTION_SQL`]), then `f`.
+    fn in_transaction<R>(
+        &self,
+        first: &str,
+        params: &[Param],
+        f: impl FnOnce(&Db) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         self.execute("BEGIN", &[])?;
+        if self.execute(first, params)? == 0 {
+            log::warn(format_args!(
+                "pooled connection was inside a transaction left open by another request; rolled it back"
+            ));
+            self.execute("ROLLBACK", &[])?;
+            self.execute("BEGIN", &[])?;
+            if self.execute(first, params)? == 0 {
+                self.rollback();
+                return Err(Error::internal("cannot start a fresh transaction"));
+            }
+        }
         self.failed.set(false);
         match f(self) {
             Ok(_) if self.failed.get() => {
                 // `f` handled a failed statement and went on; the transaction
                 // is aborted all the same, so nothing of it may be reported done.
-                if let Err(rollback) = self.execute("ROLLBACK", &[]) {
-                    log::warn(format_args!("rollback failed: {rollback}"));
-                }
+                self.rollback();
                 Err(Error::internal(
                     "a statement failed inside the transaction; it was rolled back",
                 ))
@@ -460,11 +489,15 @@ impl Db {
                 Ok(value)
             }
             Err(err) => {
-                if let Err(rollback) = self.execute("ROLLBACK", &[]) {
-                    log::warn(format_args!("rollback failed: {rollback}"));
-                }
+                self.rollback();
                 Err(err)
             }
+        }
+    }
+
+    fn rollback(&self) {
+        if let Err(rollback) = self.execute("ROLLBACK", &[]) {
+            log::warn(format_args!("rollback failed: {rollback}"));
         }
     }
 
@@ -474,10 +507,8 @@ impl Db {
         org: OrgId,
         f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        self.transaction(|db| {
-            db.execute(SET_TENANT_SQL, &[Param::Text(org.to_string())])?;
-            f(&TenantTx { db, org })
-        })
+        let org_param = [Param::Text(org.to_string())];
+        self.in_transaction(SET_TENANT_SQL, &org_param, |db| f(&TenantTx { db, org }))
     }
 }
 
@@ -634,6 +665,7 @@ pub mod fake {
         calls: Rc<RefCell<Vec<Call>>>,
         answers: Rc<RefCell<VecDeque<Answer>>>,
         failing: Rc<RefCell<Vec<(String, PgFailure)>>>,
+        counts: Rc<RefCell<VecDeque<(String, u64)>>>,
     }
 
     impl FakeBackend {
@@ -658,6 +690,15 @@ pub mod fake {
         /// Makes every `execute` whose SQL starts with `prefix` fail.
         pub fn fail_execute(&self, prefix: &str, failure: PgFailure) -> &Self {
             self.failing.borrow_mut().push((prefix.to_owned(), failure));
+            self
+        }
+
+        /// Makes the next `execute` whose SQL starts with `prefix` report
+        /// `rows` affected rows (instead of 1).
+        pub fn execute_rows(&self, prefix: &str, rows: u64) -> &Self {
+            self.counts
+                .borrow_mut()
+                .push_back((prefix.to_owned(), rows));
             self
         }
 
@@ -698,7 +739,13 @@ pub mod fake {
                 .find(|(p, _)| sql.starts_with(p.as_str()))
             {
                 Some((_, failure)) => Err(failure.clone()),
-                None => Ok(1),
+                None => {
+                    let mut counts = self.counts.borrow_mut();
+                    match counts.iter().position(|(p, _)| sql.starts_with(p.as_str())) {
+                        Some(at) => Ok(counts.remove(at).map_or(1, |(_, rows)| rows)),
+                        None => Ok(1),
+                    }
+                }
             }
         }
     }
@@ -821,14 +868,57 @@ mod tests {
             .unwrap();
         assert_eq!(
             fake.statements(),
-            ["BEGIN", "INSERT INTO a VALUES (1)", "COMMIT"]
+            [
+                "BEGIN",
+                FRESH_TRANSACTION_SQL,
+                "INSERT INTO a VALUES (1)",
+                "COMMIT"
+            ]
         );
 
         let fake = FakeBackend::new();
         let db = Db::with_backend(fake.clone());
         let result: Result<(), Error> = db.transaction(|_| Err(Error::Forbidden));
         assert_eq!(result, Err(Error::Forbidden));
-        assert_eq!(fake.statements(), ["BEGIN", "ROLLBACK"]);
+        assert_eq!(
+            fake.statements(),
+            ["BEGIN", FRESH_TRANSACTION_SQL, "ROLLBACK"]
+        );
+    }
+
+    #[test]
+    fn a_transaction_left_open_on_the_connection_is_rolled_back_first() {
+        let fake = FakeBackend::new();
+        fake.execute_rows(FRESH_TRANSACTION_SQL, 0);
+        let db = Db::with_backend(fake.clone());
+        db.transaction(|db| db.execute("INSERT INTO a VALUES (1)", &[]))
+            .unwrap();
+        assert_eq!(
+            fake.statements(),
+            [
+                "BEGIN",
+                FRESH_TRANSACTION_SQL,
+                "ROLLBACK",
+                "BEGIN",
+                FRESH_TRANSACTION_SQL,
+                "INSERT INTO a VALUES (1)",
+                "COMMIT"
+            ],
+            "the other request's writes are rolled back, never committed"
+        );
+
+        let fake = FakeBackend::new();
+        let db = Db::with_backend(fake.clone());
+        fake.execute_rows("SELECT set_config", 0);
+        let org = OrgId::parse(ORG).unwrap();
+        db.tenant(org, |tx| tx.execute("DELETE FROM a WHERE org_id = $1", &[]))
+            .unwrap();
+        let statements = fake.statements();
+        assert_eq!(
+            &statements[..4],
+            ["BEGIN", SET_TENANT_SQL, "ROLLBACK", "BEGIN"]
+        );
+        assert_eq!(statements[4], SET_TENANT_SQL, "the org is set again");
     }
 
     #[test]

@@ -417,8 +417,9 @@ mod tests {
         assert_eq!(
             flat[4..],
             [
-                "BEGIN", "CREATE", "CREATE", "INSERT", "COMMIT", // 0001
-                "BEGIN", "CREATE", "SELECT", "ROLLBACK", // 0002 fails
+                // BEGIN, then the fresh-transaction check (SELECT), the step, COMMIT.
+                "BEGIN", "SELECT", "CREATE", "CREATE", "INSERT", "COMMIT", // 0001
+                "BEGIN", "SELECT", "CREATE", "SELECT", "ROLLBACK", // 0002 fails
                 "SELECT",   // unlock
             ]
         );

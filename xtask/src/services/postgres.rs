@@ -129,15 +129,16 @@ fn init(dir: &Path, install: bool) -> Result<()> {
     )?;
     let conf = dir.join("postgresql.conf");
     let mut text = std::fs::read_to_string(&conf)?;
-    text.push_str(&format!(
+    // No Unix socket: every client uses 127.0.0.1, and a socket path under a
+    // deep checkout could pass the 107-byte limit.
+    text.push_str(
         "\n# Added by `cargo xtask services` (the port is given on the command line).\n\
          listen_addresses = '127.0.0.1'\n\
-         unix_socket_directories = '{}'\n\
+         unix_socket_directories = ''\n\
          password_encryption = 'scram-sha-256'\n\
          max_connections = 200\n\
          synchronous_commit = off\n",
-        dir.canonicalize()?.display()
-    ));
+    );
     std::fs::write(&conf, text)?;
     Ok(())
 }

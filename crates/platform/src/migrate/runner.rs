@@ -3,8 +3,10 @@
 //! Every statement goes through `execute` (Spin 4.0.0–4.0.2 hang on a
 //! zero-row `query`), every read returns one row. An upgrade or downgrade:
 //!
-//! 1. `SELECT pg_advisory_lock(LOCK_KEY)` — a session lock that blocks until
-//!    no other upgrade/downgrade holds it, so concurrent runs serialize;
+//! 1. takes the session advisory lock `LOCK_KEY`, polling
+//!    `pg_try_advisory_lock` for up to [`LOCK_WAIT`] (then 409), so
+//!    concurrent runs serialize and none waits forever behind a lock left on
+//!    an idle pooled connection;
 //! 2. `CREATE TABLE IF NOT EXISTS schema_migrations …` (and `GRANT SELECT` to
 //!    the app role, for the health check);
 //! 3. reads the applied rows **after** taking the lock, so a second concurrent
@@ -22,6 +24,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -35,7 +38,11 @@ use crate::pg::{Backend, Db, Param, PgFailure};
 /// Key of the session advisory lock held while migrating ("plinthmg").
 pub const LOCK_KEY: i64 = 0x706c_696e_7468_6d67;
 
-const LOCK: &str = "SELECT pg_advisory_lock($1)";
+/// One row when the lock was taken.
+const TRY_LOCK: &str = "SELECT 1 WHERE pg_try_advisory_lock($1)";
+/// How long a run waits for another one to finish.
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+const LOCK_POLL: Duration = Duration::from_millis(25);
 const UNLOCK: &str = "SELECT pg_advisory_unlock($1)";
 
 /// The bookkeeping table. `execution_ms` is how long the step's statements took.
@@ -223,12 +230,26 @@ impl Runner {
         &self,
         plan: impl FnOnce(&Status) -> Result<Vec<Step>, Error>,
     ) -> Result<Outcome, Error> {
-        self.db.execute(LOCK, &[Param::Int64(LOCK_KEY)])?;
+        self.lock()?;
         let result = self.bootstrap_and_run(plan);
         if let Err(err) = self.db.execute(UNLOCK, &[Param::Int64(LOCK_KEY)]) {
             log::warn(format_args!("releasing the migration lock failed: {err}"));
         }
         result
+    }
+
+    fn lock(&self) -> Result<(), Error> {
+        let started = Instant::now();
+        while self.db.execute(TRY_LOCK, &[Param::Int64(LOCK_KEY)])? == 0 {
+            if started.elapsed() >= LOCK_WAIT {
+                return Err(Error::conflict(
+                    None,
+                    "another migration run holds the migration lock; try again later",
+                ));
+            }
+            std::thread::sleep(LOCK_POLL);
+        }
+        Ok(())
     }
 
     fn bootstrap_and_run(
@@ -407,7 +428,7 @@ mod tests {
             .iter()
             .map(|s| s.split_whitespace().next().unwrap())
             .collect();
-        assert!(sql[0].starts_with("SELECT pg_advisory_lock"), "{sql:#?}");
+        assert_eq!(sql[0], TRY_LOCK, "{sql:#?}");
         assert!(sql[1].starts_with("CREATE TABLE IF NOT EXISTS schema_migrations"));
         assert!(sql[2].starts_with("DO $$"));
         assert!(

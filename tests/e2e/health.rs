@@ -2,12 +2,13 @@
 //! following a Redis outage and recovery (own redis-server), and no secrets or hosts
 //! in the answers.
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::helpers::{
-    Response, TestApp, app, eventually, free_port, manifest, service, track_child, untrack_child,
+    Response, TestApp, app, eventually, manifest, service, track_child, untrack_child,
 };
 
 /// Values that must never appear in a health answer.
@@ -65,6 +66,15 @@ fn ready_is_200_with_every_check() {
     assert_no_secrets(&resp, "/health/ready", &[]);
 }
 
+/// A free port between 20000 and 30000 (the ephemeral range starts at 32768).
+fn free_port_below_ephemeral() -> u16 {
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    (start..30_000)
+        .chain(20_000..start)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port between 20000 and 30000")
+}
+
 /// A redis-server of the test's own on `port`; killed on drop.
 struct OwnRedis(Child);
 
@@ -79,12 +89,22 @@ impl OwnRedis {
             .spawn()
             .expect("start redis-server (installed by `cargo xtask test`)");
         track_child(child.id());
+        let mut redis = OwnRedis(child);
         let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+        // Our own server answers PONG: not merely something on that port.
         let up = eventually(Duration::from_secs(10), || {
-            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()
+            assert!(
+                redis.0.try_wait().expect("try_wait").is_none(),
+                "own redis-server on {port} exited (port taken?)"
+            );
+            let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+            stream.write_all(b"PING\r\n").ok()?;
+            let mut pong = [0u8; 7];
+            stream.read_exact(&mut pong).ok()?;
+            (&pong == b"+PONG\r\n").then_some(())
         });
         assert!(up.is_some(), "own redis-server on {port} did not come up");
-        OwnRedis(child)
+        redis
     }
 
     fn stop(mut self) {
@@ -106,7 +126,9 @@ impl Drop for OwnRedis {
 fn ready_follows_a_redis_outage_and_recovery() {
     // The shared app applies the migrations to the database this instance uses too.
     let _ = app();
-    let port = free_port();
+    // Below the ephemeral range, so no host another test starts can take the
+    // port while this Redis is down.
+    let port = free_port_below_ephemeral();
     let redis_host = format!("127.0.0.1:{port}");
     let redis = OwnRedis::start(port);
     let own = TestApp::spawn_with(

@@ -77,7 +77,9 @@ impl App {
             if sys::interrupted() {
                 bail!("interrupted");
             }
-            Ok(util::accepts(addr.port()))
+            // The port accepts connections before the host has compiled the
+            // components: wait for an HTTP answer (any status) instead.
+            Ok(crate::http::request(addr, "GET", "/", &[], b"", Duration::from_secs(2)).is_ok())
         });
         match ready {
             Ok(true) => Ok(app),

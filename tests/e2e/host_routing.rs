@@ -57,6 +57,20 @@ fn route_precedence() {
 }
 
 #[test]
+fn a_malformed_host_header_is_a_client_error() {
+    let app = &conformance().app;
+    let good = app.get("/h/exact");
+    assert_eq!(good.status, 200, "the route answers: {}", good.text());
+    let bad = app.get_with("/h/exact", &[("host", "not a host")]);
+    assert_eq!(
+        bad.status,
+        400,
+        "a Host that is no authority is the client's fault, and the component is not run: {}",
+        bad.text()
+    );
+}
+
+#[test]
 fn no_match_is_404() {
     let cases = [
         ("/nothing", "no route"),

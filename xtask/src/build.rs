@@ -1,5 +1,6 @@
 //! `cargo xtask build`: the wasm32-wasip2 components (every workspace member
-//! whose lib is a `cdylib`) and the native `devhost`, all in release.
+//! whose lib is a `cdylib`), then `devhost` and the native test targets, all
+//! in release.
 
 use crate::util::{self, Phase};
 use anyhow::{Context, Result, bail};
@@ -49,8 +50,17 @@ pub fn build() -> Result<()> {
         }
         util::run(&mut cmd)?;
     }
-    let _phase = Phase::new("build devhost");
-    util::run(util::cargo().args(["build", "--release", "-p", "plinth-devhost"]))
+    // devhost together with every native test target: one feature resolution,
+    // so the `cargo test --release --workspace` that follows rebuilds nothing
+    // (building devhost alone resolves wasmtime's dependencies differently and
+    // compiles them twice).
+    let _phase = Phase::new("build devhost and the native tests");
+    let mut cmd = util::cargo();
+    cmd.args(["build", "--release", "--workspace", "--bins", "--tests"]);
+    for c in &components {
+        cmd.args(["--exclude", c]);
+    }
+    util::run(&mut cmd)
 }
 
 fn ensure_wasm_target() -> Result<()> {

@@ -25,6 +25,8 @@ const SCENARIOS: &[(&str, &str, bool)] = &[
     ("all", "/bench/all", true),
 ];
 
+/// Seconds of unmeasured load before each scenario.
+const WARM_UP_S: u64 = 2;
 const INSTALL_WRK: &str = "apt-get update && apt-get install -y wrk";
 
 const LUA: &str = r#"-- Written by `cargo xtask bench`: a machine-readable summary after wrk's report.
@@ -175,20 +177,27 @@ fn run(opts: &Options) -> Result<()> {
             "wrk {name} ({path}, {}s, {} connections)",
             opts.duration_s, opts.connections
         ));
-        let mut cmd = Command::new("wrk");
-        cmd.args([
-            "-t2",
-            &format!("-c{}", opts.connections),
-            &format!("-d{}s", opts.duration_s),
-            "--latency",
-            "-s",
-        ]);
-        cmd.arg(&script);
-        if let Some(h) = &auth {
-            cmd.args(["-H", h]);
-        }
-        cmd.arg(format!("http://{addr}{path}"));
-        let stdout = util::output(&mut cmd)?;
+        let url = format!("http://{addr}{path}");
+        let wrk = |seconds: u64| {
+            let mut cmd = Command::new("wrk");
+            cmd.args([
+                "-t2",
+                &format!("-c{}", opts.connections),
+                &format!("-d{seconds}s"),
+                "--latency",
+                "-s",
+            ]);
+            cmd.arg(&script);
+            if let Some(h) = &auth {
+                cmd.args(["-H", h]);
+            }
+            cmd.arg(&url);
+            util::output(&mut cmd)
+        };
+        // Warm-up, not measured: the first requests open the pooled Postgres
+        // connections (SCRAM authentication costs milliseconds each).
+        wrk(WARM_UP_S)?;
+        let stdout = wrk(opts.duration_s)?;
         print!(
             "{}",
             stdout

@@ -114,15 +114,26 @@ impl HostState {
             .map_err(|_| Error::Other("could not find connection for resource".into()))
     }
 
-    /// Runs an operation; on a connection-level failure the shared
-    /// connection is dropped so the next `open` reconnects.
-    fn note_failure<T>(&self, address: &str, r: redis::RedisResult<T>) -> redis::RedisResult<T> {
-        if let Err(e) = &r
+    /// Runs `op` on the shared connection behind `c`. After a
+    /// connection-level failure the shared connection is dropped, so the next
+    /// `open` reconnects.
+    async fn run<T, Fut>(
+        &mut self,
+        c: &Resource<RedisConnection>,
+        op: impl FnOnce(MultiplexedConnection) -> Fut,
+        map_err: fn(redis::RedisError) -> Error,
+    ) -> Result<T, Error>
+    where
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let result = op(self.redis(c)?.conn.clone()).await;
+        if let Err(e) = &result
             && (e.is_connection_dropped() || e.is_io_error() || e.is_connection_refusal())
         {
-            self.shared.redis.forget(address);
+            let address = self.redis(c)?.address.clone();
+            self.shared.redis.forget(&address);
         }
-        r
+        result.map_err(map_err)
     }
 }
 
@@ -150,10 +161,12 @@ impl v2::HostConnection for HostState {
         channel: String,
         payload: Vec<u8>,
     ) -> Result<(), Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
-        let r: redis::RedisResult<()> = conn.publish(&channel, &payload).await;
-        self.note_failure(&address, r).map_err(other)
+        self.run(
+            &c,
+            |mut conn| async move { conn.publish(&channel, &payload).await },
+            other,
+        )
+        .await
     }
 
     async fn get(
@@ -161,10 +174,8 @@ impl v2::HostConnection for HostState {
         c: Resource<RedisConnection>,
         key: String,
     ) -> Result<Option<Vec<u8>>, Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
-        let r = conn.get::<_, Option<Vec<u8>>>(&key).await;
-        self.note_failure(&address, r).map_err(other)
+        self.run(&c, |mut conn| async move { conn.get(&key).await }, other)
+            .await
     }
 
     async fn set(
@@ -173,24 +184,26 @@ impl v2::HostConnection for HostState {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
-        let r: redis::RedisResult<()> = conn.set(&key, &value).await;
-        self.note_failure(&address, r).map_err(other)
+        self.run(
+            &c,
+            |mut conn| async move { conn.set(&key, &value).await },
+            other,
+        )
+        .await
     }
 
     async fn incr(&mut self, c: Resource<RedisConnection>, key: String) -> Result<i64, Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
-        let r = conn.incr::<_, _, i64>(&key, 1).await;
-        self.note_failure(&address, r).map_err(other)
+        self.run(
+            &c,
+            |mut conn| async move { conn.incr(&key, 1).await },
+            other,
+        )
+        .await
     }
 
     async fn del(&mut self, c: Resource<RedisConnection>, keys: Vec<String>) -> Result<u32, Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
-        let r = conn.del::<_, u32>(&keys).await;
-        self.note_failure(&address, r).map_err(other)
+        self.run(&c, |mut conn| async move { conn.del(&keys).await }, other)
+            .await
     }
 
     async fn sadd(
@@ -199,16 +212,18 @@ impl v2::HostConnection for HostState {
         key: String,
         values: Vec<String>,
     ) -> Result<u32, Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
-        let r = conn.sadd::<_, _, u32>(&key, &values).await;
-        self.note_failure(&address, r).map_err(|e| {
-            if e.kind() == redis::ErrorKind::TypeError {
-                Error::TypeError
-            } else {
-                other(e)
-            }
-        })
+        self.run(
+            &c,
+            |mut conn| async move { conn.sadd(&key, &values).await },
+            |e| {
+                if e.kind() == redis::ErrorKind::TypeError {
+                    Error::TypeError
+                } else {
+                    other(e)
+                }
+            },
+        )
+        .await
     }
 
     async fn smembers(
@@ -216,10 +231,12 @@ impl v2::HostConnection for HostState {
         c: Resource<RedisConnection>,
         key: String,
     ) -> Result<Vec<String>, Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
-        let r = conn.smembers::<_, Vec<String>>(&key).await;
-        self.note_failure(&address, r).map_err(other)
+        self.run(
+            &c,
+            |mut conn| async move { conn.smembers(&key).await },
+            other,
+        )
+        .await
     }
 
     async fn srem(
@@ -228,10 +245,12 @@ impl v2::HostConnection for HostState {
         key: String,
         values: Vec<String>,
     ) -> Result<u32, Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
-        let r = conn.srem::<_, _, u32>(&key, &values).await;
-        self.note_failure(&address, r).map_err(other)
+        self.run(
+            &c,
+            |mut conn| async move { conn.srem(&key, &values).await },
+            other,
+        )
+        .await
     }
 
     async fn execute(
@@ -240,8 +259,6 @@ impl v2::HostConnection for HostState {
         command: String,
         arguments: Vec<RedisParameter>,
     ) -> Result<Vec<RedisResult>, Error> {
-        let rc = self.redis(&c)?;
-        let (address, mut conn) = (rc.address.clone(), rc.conn.clone());
         let mut cmd = redis::cmd(&command);
         for a in arguments {
             match a {
@@ -249,8 +266,14 @@ impl v2::HostConnection for HostState {
                 RedisParameter::Binary(v) => cmd.arg(v),
             };
         }
-        let r = cmd.query_async::<RedisResults>(&mut conn).await;
-        self.note_failure(&address, r).map(|r| r.0).map_err(other)
+        let results: RedisResults = self
+            .run(
+                &c,
+                |mut conn| async move { cmd.query_async(&mut conn).await },
+                other,
+            )
+            .await?;
+        Ok(results.0)
     }
 
     async fn drop(&mut self, rep: Resource<RedisConnection>) -> wasmtime::Result<()> {

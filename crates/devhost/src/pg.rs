@@ -21,7 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Statement};
-use wasmtime::component::Resource;
+use wasmtime::component::{Resource, ResourceTable};
 
 use crate::bindings::spin::postgres::postgres::{
     self as v4, Column, DbError, Error, ParameterValue, QueryError, RowSet,
@@ -323,18 +323,8 @@ impl v4::HostConnection for HostState {
         let converted = conversion(&params).map_err(|e| Error::BadParameter(error_text(&e)))?;
         let zero_row = self.shared.zero_row;
         let component = self.component.id.clone();
-        let conn = self
-            .table
-            .get_mut(&conn)
-            .map_err(|e| Error::Other(e.to_string()))?;
-        if touches_transaction(&statement) {
-            conn.maybe_in_transaction = true;
-        }
-        let stmt = prepare(conn.client(), &statement, &params)
-            .await
-            .map_err(query_failed)?;
-        let rows = conn
-            .client()
+        let (client, stmt) = prepare_on(&mut self.table, &conn, &statement, &params).await?;
+        let rows = client
             .query(&stmt, &refs(&converted))
             .await
             .map_err(query_failed)?;
@@ -384,17 +374,8 @@ impl v4::HostConnection for HostState {
     ) -> Result<u64, Error> {
         let converted =
             conversion(&params).map_err(|e| Error::ValueConversionFailed(error_text(&e)))?;
-        let conn = self
-            .table
-            .get_mut(&conn)
-            .map_err(|e| Error::Other(e.to_string()))?;
-        if touches_transaction(&statement) {
-            conn.maybe_in_transaction = true;
-        }
-        let stmt = prepare(conn.client(), &statement, &params)
-            .await
-            .map_err(query_failed)?;
-        conn.client()
+        let (client, stmt) = prepare_on(&mut self.table, &conn, &statement, &params).await?;
+        client
             .execute(&stmt, &refs(&converted))
             .await
             .map_err(query_failed)
@@ -404,6 +385,26 @@ impl v4::HostConnection for HostState {
         self.table.delete(rep)?;
         Ok(())
     }
+}
+
+/// The client behind `conn`, with `statement` prepared on it; notes a
+/// statement that may leave a transaction open (see [`PgConnection`]).
+async fn prepare_on<'t>(
+    table: &'t mut ResourceTable,
+    conn: &Resource<PgConnection>,
+    statement: &str,
+    params: &[ParameterValue],
+) -> Result<(&'t deadpool_postgres::Object, Statement), Error> {
+    let conn = table
+        .get_mut(conn)
+        .map_err(|e| Error::Other(e.to_string()))?;
+    if touches_transaction(statement) {
+        conn.maybe_in_transaction = true;
+    }
+    let stmt = prepare(conn.client(), statement, params)
+        .await
+        .map_err(query_failed)?;
+    Ok((conn.client(), stmt))
 }
 
 #[cfg(test)]

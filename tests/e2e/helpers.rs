@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -81,11 +82,19 @@ unsafe extern "C" {
 extern "C" fn kill_children() {
     if let Ok(pids) = CHILD_PIDS.lock() {
         for &pid in pids.iter() {
-            // SAFETY: kill(2) with a pid this process spawned and SIGKILL.
-            unsafe {
-                kill(pid as i32, 9);
-            }
+            kill_group(pid);
         }
+    }
+}
+
+/// SIGKILLs the process group led by `pid`: a host and every process it
+/// started (`spin up` serves through a child `spin trigger http`, which
+/// would otherwise outlive it and hold its port).
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) on the group of a child this process spawned as a
+    // group leader (`process_group(0)`), with SIGKILL.
+    unsafe {
+        kill(-(pid as i32), 9);
     }
 }
 
@@ -204,7 +213,9 @@ impl TestApp {
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stderr(Stdio::piped())
+            // Its own process group, so that drop stops its children too.
+            .process_group(0);
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start the host for {}: {e}", manifest.display()));
@@ -313,7 +324,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Ok(mut child) = self.child.lock() {
-            let _ = child.kill();
+            kill_group(child.id());
             let _ = child.wait();
             untrack_child(child.id());
         }
@@ -335,6 +346,7 @@ pub fn run_host_expect_exit(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    cmd.process_group(0);
     let mut child = cmd.spawn().expect("start host");
     track_child(child.id());
     let mut out = child.stdout.take().expect("stdout");
@@ -355,7 +367,7 @@ pub fn run_host_expect_exit(
             break status;
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
+            kill_group(child.id());
             let _ = child.wait();
             untrack_child(child.id());
             panic!(

@@ -757,37 +757,58 @@ fn too_few_parameters_fail_the_query() {
 }
 
 #[test]
-fn untyped_parameter_takes_the_kind_type_and_casts_bridge() {
+fn untyped_parameter_is_typed_by_the_server_and_casts_bridge() {
     let c = conformance();
+    // (what, sql, parameter, the value read back, or None when the bind must fail)
     let cases = [
         (
-            "untyped int32",
-            "SELECT $1 AS v",
-            json!({"kind": "int32", "value": 5}),
-            json!({"kind": "int32", "value": 5}),
-        ),
-        (
-            "untyped str",
+            "no context: text, so a str binds",
             "SELECT $1 AS v",
             json!({"kind": "str", "value": "x"}),
-            json!({"kind": "str", "value": "x"}),
+            Some(json!({"kind": "str", "value": "x"})),
         ),
         (
-            "untyped boolean",
+            "no context: text, so an int32 does not bind",
             "SELECT $1 AS v",
-            json!({"kind": "boolean", "value": false}),
-            json!({"kind": "boolean", "value": false}),
+            json!({"kind": "int32", "value": 5}),
+            None,
+        ),
+        (
+            "no context: text, so a uuid does not bind",
+            "SELECT $1 AS v",
+            json!({"kind": "uuid", "value": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}),
+            None,
+        ),
+        (
+            "$1 + 1: the server infers int4",
+            "SELECT $1 + 1 AS v",
+            json!({"kind": "int32", "value": 5}),
+            Some(json!({"kind": "int32", "value": 6})),
         ),
         (
             "str bridged to uuid with $1::text::uuid",
             "SELECT $1::text::uuid AS v",
             json!({"kind": "str", "value": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}),
-            json!({"kind": "uuid", "value": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}),
+            Some(json!({"kind": "uuid", "value": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"})),
         ),
     ];
     for (what, sql, param, want) in cases {
         let result = c.query(sql, json!([param]));
-        assert_eq!(single(&result, what), want, "{what}");
+        match want {
+            Some(want) => assert_eq!(single(&result, what), want, "{what}"),
+            None => {
+                let e = err(&result, what);
+                assert_eq!(e["kind"], "query-failed", "{what}: {result}");
+                assert!(
+                    e.get("code").is_none(),
+                    "{what}: a bind failure has no SQLSTATE: {result}"
+                );
+                assert!(
+                    e["text"].as_str().unwrap_or_default().contains("WrongType"),
+                    "{what}: {result}"
+                );
+            }
+        }
     }
 }
 
@@ -816,7 +837,6 @@ fn database_errors_carry_sqlstate_and_severity() {
     ]));
     let cases = [
         (2, "unique violation through execute", "23505"),
-        (3, "unique violation through query", "23505"),
         (4, "syntax error", "42601"),
         (5, "division by zero", "22012"),
         (6, "several statements in one query", "42601"),
@@ -829,6 +849,94 @@ fn database_errors_carry_sqlstate_and_severity() {
         assert!(
             e["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{what}: message"
+        );
+    }
+    assert_row_stream_error_is_debug_text(&results[3], "err_unique_pkey");
+}
+
+/// Spin 4.0.2: an error raised while rows stream back through `query` is
+/// `QueryFailed(Text)` holding the driver error's Debug form: no `code`, but
+/// `SqlState(E23505)` and the constraint in the text.
+fn assert_row_stream_error_is_debug_text(result: &Value, constraint: &str) {
+    let e = err(result, "unique violation through query");
+    assert_eq!(e["kind"], "query-failed", "{result}");
+    assert!(e.get("code").is_none(), "no structured SQLSTATE: {result}");
+    let text = e["text"].as_str().unwrap_or_default();
+    for needle in [
+        "SqlState(E23505)",
+        &format!("constraint: Some(\"{constraint}\")"),
+    ] {
+        assert!(
+            text.contains(needle),
+            "the Debug text names {needle}: {result}"
+        );
+    }
+}
+
+#[test]
+fn row_stream_errors_have_no_sqlstate_and_their_text_follows_the_spin_version() {
+    let ops = json!([
+        x(
+            0,
+            "CREATE TEMP TABLE stream_err (id int PRIMARY KEY)",
+            json!([])
+        ),
+        x(0, "INSERT INTO stream_err VALUES (1)", json!([])),
+        q(
+            0,
+            "INSERT INTO stream_err VALUES (1) RETURNING id",
+            json!([])
+        ),
+        q(
+            0,
+            "WITH w AS (INSERT INTO stream_err VALUES (1) RETURNING id) \
+             SELECT coalesce(json_agg(w), '[]')::text AS rows FROM w",
+            json!([]),
+        ),
+        q(0, "SELECT 1 / (id - 1) AS v FROM stream_err", json!([])),
+    ]);
+    let results = conformance().pg(ops.clone());
+    assert_row_stream_error_is_debug_text(&results[2], "stream_err_pkey");
+    assert_row_stream_error_is_debug_text(&results[3], "stream_err_pkey");
+    let over_rows = err(&results[4], "division by zero over table rows");
+    assert!(over_rows.get("code").is_none(), "{}", results[4]);
+    assert!(
+        over_rows["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("SqlState(E22012)"),
+        "{}",
+        results[4]
+    );
+
+    if !is_devhost() {
+        eprintln!("skipped under APP_RUNTIME=spin: the Spin 3.6.3 half needs devhost --spin 3.6");
+        return;
+    }
+    // Spin 3.6.3: the same errors carry only Postgres's message.
+    let spin36 = spawn_conformance(&["--spin", "3.6"]);
+    let results = spin36.pg(ops);
+    for (i, what, message) in [
+        (
+            2,
+            "insert returning",
+            "db error: ERROR: duplicate key value violates unique constraint \"stream_err_pkey\"",
+        ),
+        (
+            3,
+            "inside the JSON wrapper",
+            "db error: ERROR: duplicate key value violates unique constraint \"stream_err_pkey\"",
+        ),
+        (4, "over table rows", "db error: ERROR: division by zero"),
+    ] {
+        let e = err(&results[i], what);
+        assert_eq!(e["kind"], "query-failed", "{what}: {}", results[i]);
+        assert!(e.get("code").is_none(), "{what}: {}", results[i]);
+        let text = e["text"].as_str().unwrap_or_default();
+        assert!(text.starts_with(message), "{what}: {text:?}");
+        assert!(
+            !text.contains("SqlState"),
+            "{what}: no SQLSTATE at all: {text:?}"
         );
     }
 }

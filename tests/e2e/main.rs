@@ -9,6 +9,7 @@ mod bench;
 mod health;
 mod helpers;
 mod host_conformance;
+mod host_pool;
 mod host_routing;
 mod manifest_errors;
 mod migrations;

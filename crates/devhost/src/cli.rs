@@ -6,13 +6,17 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: devhost [-f|--from <spin.toml>] [--listen <addr>] [--runtime-config-file <file>]
-               [-e|--env KEY=VALUE]... [--pg-zero-row-query error|allow]
+               [-e|--env KEY=VALUE]... [--pg-zero-row-query error|allow] [--spin 4.0|3.6]
 
   -f, --from FILE              app manifest (default ./spin.toml)
       --listen ADDR            address to serve on (default 127.0.0.1:3000)
       --runtime-config-file F  Spin runtime config (accepted; unimplemented sections ignored)
   -e, --env KEY=VALUE          environment variable for every component (repeatable)
       --pg-zero-row-query M    `error` (default; env PLINTH_PG_ZERO_ROW_QUERY) or `allow`
+      --spin V                 answer as Spin `4.0` (4.0.2, default) or `3.6` (3.6.3, SpinKube's
+                               shim) where they differ (env PLINTH_DEVHOST_SPIN); 3.6 lets
+                               zero-row queries return and gives row-stream errors Postgres's
+                               message instead of the driver's Debug text
 
 environment: SPIN_VARIABLE_<NAME> overrides app variables; PLINTH_LOG (or RUST_LOG)
 sets the log level (error|warn|info|debug|trace); PLINTH_DEVHOST_CACHE is where
@@ -26,6 +30,7 @@ pub struct Args {
     pub runtime_config: Option<PathBuf>,
     pub env: Vec<(String, String)>,
     pub pg_zero_row_query: Option<String>,
+    pub spin: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -42,6 +47,7 @@ impl Args {
             runtime_config: None,
             env: Vec::new(),
             pg_zero_row_query: None,
+            spin: None,
         };
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
@@ -82,6 +88,13 @@ impl Args {
                     }
                     out.pg_zero_row_query = Some(v);
                 }
+                "--spin" => {
+                    let v = value(&flag)?;
+                    if v != "4.0" && v != "3.6" {
+                        return Err(format!("--spin: expected 4.0 or 3.6, got {v:?}"));
+                    }
+                    out.spin = Some(v);
+                }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -121,6 +134,7 @@ mod tests {
             "B=x=y",
             "--pg-zero-row-query",
             "allow",
+            "--spin=3.6",
         ])
         .unwrap() else {
             panic!()
@@ -133,6 +147,7 @@ mod tests {
             [("A".into(), "1".into()), ("B".into(), "x=y".into())]
         );
         assert_eq!(a.pg_zero_row_query.as_deref(), Some("allow"));
+        assert_eq!(a.spin.as_deref(), Some("3.6"));
     }
 
     #[test]
@@ -141,6 +156,7 @@ mod tests {
             &["--listen", "nope"][..],
             &["-e", "NOEQUALS"],
             &["--pg-zero-row-query", "maybe"],
+            &["--spin", "5.0"],
             &["--frobnicate"],
             &["-f"],
         ] {

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::Args;
-use crate::pg::{PgPools, ZeroRowMode};
+use crate::pg::{PgPools, SpinVersion, ZeroRowMode};
 use crate::redis::RedisClients;
 use crate::server::Server;
 use crate::state::Shared;
@@ -66,11 +66,20 @@ fn init_logging() {
 
 fn run(args: Args) -> anyhow::Result<()> {
     let env: HashMap<String, String> = std::env::vars().collect();
+    let spin = match args
+        .spin
+        .as_deref()
+        .or(env.get("PLINTH_DEVHOST_SPIN").map(String::as_str))
+    {
+        Some(version) => SpinVersion::parse(version),
+        None => Ok(SpinVersion::V4_0),
+    }
+    .map_err(anyhow::Error::msg)?;
     let zero_row = match args.pg_zero_row_query.as_deref() {
         Some(mode) => ZeroRowMode::parse(mode),
         None => env
             .get("PLINTH_PG_ZERO_ROW_QUERY")
-            .map_or(Ok(ZeroRowMode::Error), |m| ZeroRowMode::parse(m)),
+            .map_or(Ok(spin.zero_row_default()), |m| ZeroRowMode::parse(m)),
     }
     .map_err(anyhow::Error::msg)?;
     let app = manifest::load(&args.manifest, &env, &args.env).map_err(anyhow::Error::msg)?;
@@ -100,11 +109,12 @@ fn run(args: Args) -> anyhow::Result<()> {
         pg: PgPools::default(),
         redis: RedisClients::default(),
         zero_row,
+        spin,
     };
     let app_name = app.name.clone();
     let server = Arc::new(Server::new(app, shared, local)?);
     tracing::info!(
-        "app {app_name:?} ready in {:.2?}; zero-row Postgres queries: {zero_row:?}",
+        "app {app_name:?} ready in {:.2?}; answering as Spin {spin:?}; zero-row Postgres queries: {zero_row:?}",
         started.elapsed()
     );
     for (route, component) in server.routes() {

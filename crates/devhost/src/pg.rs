@@ -1,15 +1,21 @@
 //! `spin:postgres/postgres@4.0.0` on tokio-postgres with a pool per address.
 //!
-//! Mirrors Spin 4.0.2: the address must be allowed by the component's
-//! `allowed_outbound_hosts`; a `Connection` holds one pooled client for its
-//! whole life (so BEGIN … COMMIT is a real transaction); a session is cleaned
-//! (what `RecyclingMethod::Clean` runs: settings reset, temp tables dropped)
-//! before anyone gets it again; every statement is prepared afresh, with no
-//! statement cache, as in Spin, so DDL never invalidates a cached plan.
+//! Mirrors Spin 4.0.2 (or, with `--spin 3.6`, Spin 3.6.3): the address must
+//! be allowed by the component's `allowed_outbound_hosts`; a `Connection`
+//! holds one pooled client for its whole life (so BEGIN … COMMIT is a real
+//! transaction); the pool hands connections out first-in first-out and
+//! cleans a session when it is taken again (deadpool's
+//! `RecyclingMethod::Clean`: settings reset, temp tables dropped, but no
+//! rollback, so a transaction a trapped request left open is still open for
+//! the next one); every statement is prepared afresh, untyped, with no
+//! statement cache, so Postgres types each parameter from its context; an
+//! error raised while rows stream back is `QueryFailed(Text)` without a
+//! SQLSTATE, as in Spin.
 //!
 //! The one deliberate difference is a zero-row `query`: Spin 4.0.0–4.0.2
 //! hangs forever there (spinframework/spin#3671); devhost answers with an
-//! error (default) or the empty row set (`--pg-zero-row-query allow`).
+//! error (default) or the empty row set (`--pg-zero-row-query allow`, and
+//! the default under `--spin 3.6`).
 
 pub mod types;
 
@@ -18,8 +24,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{ToSql, Type};
+use futures_util::StreamExt;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Statement};
 use wasmtime::component::{Resource, ResourceTable};
 
@@ -57,6 +63,59 @@ impl ZeroRowMode {
     }
 }
 
+/// Which Spin devhost answers like where Spin versions differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpinVersion {
+    /// Spin 4.0.2: zero-row queries never return (devhost: see
+    /// [`ZeroRowMode`]); an error from the row stream is `QueryFailed(Text)`
+    /// holding the Debug form of the driver error (`SqlState(E23505)`,
+    /// `constraint: Some("…")`).
+    V4_0,
+    /// Spin 3.6.3 (SpinKube's shim): zero-row queries return; an error from
+    /// the row stream is `QueryFailed(Text)` holding only Postgres's message
+    /// (`db error: ERROR: …`), with no SQLSTATE at all.
+    V3_6,
+}
+
+impl SpinVersion {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "4.0" | "4.0.2" => Ok(Self::V4_0),
+            "3.6" | "3.6.3" => Ok(Self::V3_6),
+            other => Err(format!(
+                "invalid Spin version {other:?}: expected `4.0` or `3.6`"
+            )),
+        }
+    }
+
+    /// What a zero-row `query` does unless `--pg-zero-row-query` says.
+    pub fn zero_row_default(self) -> ZeroRowMode {
+        match self {
+            Self::V4_0 => ZeroRowMode::Error,
+            Self::V3_6 => ZeroRowMode::Allow,
+        }
+    }
+
+    /// The text of an error raised while rows stream back through `query`.
+    fn stream_error_text(self, e: &tokio_postgres::Error) -> String {
+        match self {
+            Self::V4_0 => format!("{e:?}"),
+            // `db error: ERROR: <message>` and `DETAIL: …`: the error and its
+            // causes, as `{:#}` of an anyhow error prints them.
+            Self::V3_6 => {
+                let mut text = e.to_string();
+                let mut source = std::error::Error::source(e);
+                while let Some(cause) = source {
+                    text.push_str(": ");
+                    text.push_str(&cause.to_string());
+                    source = cause.source();
+                }
+                text
+            }
+        }
+    }
+}
+
 /// Pools shared by all components, keyed by the full address string.
 #[derive(Default)]
 pub struct PgPools {
@@ -80,9 +139,9 @@ impl PgPools {
             config,
             NoTls,
             ManagerConfig {
-                // Sessions are cleaned when given back (see `Drop for
-                // PgConnection`), so taking one only checks it is open.
-                recycling_method: RecyclingMethod::Fast,
+                // As Spin: clean a session when it is taken again, without a
+                // rollback; first-in first-out is the pool's default order.
+                recycling_method: RecyclingMethod::Clean,
             },
         );
         let pool = Pool::builder(mgr)
@@ -94,55 +153,10 @@ impl PgPools {
     }
 }
 
-/// The host side of a guest `connection` resource.
+/// The host side of a guest `connection` resource: one pooled client,
+/// given back to the pool as it is when the guest drops it (or traps).
 pub struct PgConnection {
-    /// Always `Some` until dropped.
-    client: Option<deadpool_postgres::Object>,
-    /// Set when the guest may have left a transaction open; the client is
-    /// then rolled back before it goes back to the pool.
-    maybe_in_transaction: bool,
-}
-
-impl PgConnection {
-    fn client(&self) -> &deadpool_postgres::Object {
-        self.client.as_ref().expect("client present until drop")
-    }
-}
-
-/// What makes a used session look new again (what deadpool's
-/// `RecyclingMethod::Clean` runs): settings reset (a custom setting then
-/// reads back as ''), temp tables and sequences dropped, locks released.
-const CLEAN_SQL: &str = "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; \
-     SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES;";
-
-impl Drop for PgConnection {
-    /// Cleans the session and only then returns it to the pool. Spin cleans
-    /// when a connection is taken from the pool, on the request path; doing
-    /// it here, in the background, gives the same guarantee without the
-    /// extra round trip per request. A transaction the guest left open (a
-    /// trap mid-transaction, a missing COMMIT) is rolled back first; a
-    /// session that cannot be cleaned is closed instead of reused.
-    fn drop(&mut self) {
-        let Some(client) = self.client.take() else {
-            return;
-        };
-        let sql = if self.maybe_in_transaction {
-            format!("ROLLBACK; {CLEAN_SQL}")
-        } else {
-            CLEAN_SQL.to_string()
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn(async move {
-                    if let Err(e) = client.batch_execute(&sql).await {
-                        tracing::debug!("discarding a Postgres session that failed to clean: {e}");
-                        drop(deadpool_postgres::Object::take(client));
-                    }
-                });
-            }
-            Err(_) => drop(deadpool_postgres::Object::take(client)),
-        }
-    }
+    client: deadpool_postgres::Object,
 }
 
 fn pg_extras(dbe: &tokio_postgres::error::DbError) -> Vec<(String, String)> {
@@ -178,80 +192,6 @@ fn query_failed(e: tokio_postgres::Error) -> Error {
             extras: pg_extras(dbe),
         }),
     })
-}
-
-/// Whether a statement may change the transaction state of the session.
-fn touches_transaction(sql: &str) -> bool {
-    let head: String = sql
-        .trim_start()
-        .chars()
-        .take(5)
-        .collect::<String>()
-        .to_ascii_uppercase();
-    head.starts_with("BEGIN") || head.starts_with("START")
-}
-
-/// Prepares `sql` untyped, as Spin does, so Postgres decides each
-/// parameter's type and a value of another kind fails to bind. A parameter
-/// Postgres cannot type at all (`SELECT $1`: indeterminate, or text by
-/// default) takes the kind of the value instead.
-async fn prepare(
-    client: &deadpool_postgres::Object,
-    sql: &str,
-    params: &[ParameterValue],
-) -> Result<Statement, tokio_postgres::Error> {
-    let stmt = match client.prepare(sql).await {
-        Err(e) if e.code() == Some(&SqlState::INDETERMINATE_DATATYPE) => {
-            let types: Vec<_> = params.iter().map(types::natural_type).collect();
-            return client.prepare_typed(sql, &types).await;
-        }
-        other => other?,
-    };
-    let mut retype = false;
-    let declared: Vec<Type> = stmt
-        .params()
-        .iter()
-        .enumerate()
-        .map(|(i, t)| match params.get(i) {
-            Some(p)
-                if (*t == Type::TEXT || *t == Type::UNKNOWN)
-                    && !matches!(p, ParameterValue::Str(_) | ParameterValue::DbNull)
-                    && is_bare_parameter(sql, i + 1) =>
-            {
-                retype = true;
-                types::natural_type(p)
-            }
-            _ => t.clone(),
-        })
-        .collect();
-    if retype {
-        client.prepare_typed(sql, &declared).await
-    } else {
-        Ok(stmt)
-    }
-}
-
-/// True when `$n` appears in `sql` and never with a cast (`$n::t`,
-/// `CAST($n AS t)`), i.e. its text type was Postgres's default, not asked for.
-fn is_bare_parameter(sql: &str, n: usize) -> bool {
-    let needle = format!("${n}");
-    let mut found = false;
-    let mut from = 0;
-    while let Some(pos) = sql[from..].find(&needle) {
-        let start = from + pos;
-        let end = start + needle.len();
-        from = end;
-        if sql[end..].starts_with(|c: char| c.is_ascii_digit()) {
-            continue;
-        }
-        found = true;
-        let after = sql[end..].trim_start();
-        let before = sql[..start].trim_end().to_ascii_lowercase();
-        if after.starts_with("::") || before.ends_with("cast(") {
-            return false;
-        }
-    }
-    found
 }
 
 /// `anyhow`'s `{:?}` text (message and causes, as Spin reports them)
@@ -307,10 +247,7 @@ impl v4::HostConnection for HostState {
             .await
             .map_err(|e| Error::ConnectionFailed(error_text(&anyhow::Error::from(e))))?;
         self.table
-            .push(PgConnection {
-                client: Some(client),
-                maybe_in_transaction: false,
-            })
+            .push(PgConnection { client })
             .map_err(|e| Error::Other(e.to_string()))
     }
 
@@ -321,13 +258,19 @@ impl v4::HostConnection for HostState {
         params: Vec<ParameterValue>,
     ) -> Result<RowSet, Error> {
         let converted = conversion(&params).map_err(|e| Error::BadParameter(error_text(&e)))?;
-        let zero_row = self.shared.zero_row;
+        let shared = self.shared.clone();
         let component = self.component.id.clone();
-        let (client, stmt) = prepare_on(&mut self.table, &conn, &statement, &params).await?;
-        let rows = client
-            .query(&stmt, &refs(&converted))
-            .await
-            .map_err(query_failed)?;
+        let (client, stmt) = prepare_on(&mut self.table, &conn, &statement).await?;
+        // Errors before the first row (bind, plan) keep their SQLSTATE; an
+        // error raised while rows stream back (a constraint violation in
+        // `INSERT … RETURNING`, a runtime error over table rows) is text, as
+        // in Spin.
+        let mut stream = std::pin::pin!(
+            client
+                .query_raw(&stmt, refs(&converted))
+                .await
+                .map_err(query_failed)?
+        );
         let columns: Vec<Column> = stmt
             .columns()
             .iter()
@@ -336,22 +279,15 @@ impl v4::HostConnection for HostState {
                 data_type: types::data_type(c.type_()),
             })
             .collect();
-        if rows.is_empty() && zero_row == ZeroRowMode::Error {
-            tracing::warn!(
-                component = %component,
-                sql = %statement,
-                "zero-row Postgres query: Spin 4.0.0-4.0.2 would hang here (spinframework/spin#3671); returning an error to the guest"
-            );
-            return Err(Error::QueryFailed(QueryError::Text(
-                ZERO_ROW_MESSAGE.to_string(),
-            )));
-        }
         let mut bytes = std::mem::size_of::<RowSet>();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
+        let mut out = Vec::new();
+        while let Some(row) = stream.next().await {
+            let row = row.map_err(|e| {
+                Error::QueryFailed(QueryError::Text(shared.spin.stream_error_text(&e)))
+            })?;
             let mut values = Vec::with_capacity(row.len());
             for i in 0..row.len() {
-                let v = types::convert_entry(row, i)
+                let v = types::convert_entry(&row, i)
                     .map_err(|e| Error::QueryFailed(QueryError::Text(error_text(&e))))?;
                 bytes += types::memory_size(&v);
                 values.push(v);
@@ -362,6 +298,16 @@ impl v4::HostConnection for HostState {
                 ))));
             }
             out.push(values);
+        }
+        if out.is_empty() && shared.zero_row == ZeroRowMode::Error {
+            tracing::warn!(
+                component = %component,
+                sql = %statement,
+                "zero-row Postgres query: Spin 4.0.0-4.0.2 would hang here (spinframework/spin#3671); returning an error to the guest"
+            );
+            return Err(Error::QueryFailed(QueryError::Text(
+                ZERO_ROW_MESSAGE.to_string(),
+            )));
         }
         Ok(RowSet { columns, rows: out })
     }
@@ -374,7 +320,7 @@ impl v4::HostConnection for HostState {
     ) -> Result<u64, Error> {
         let converted =
             conversion(&params).map_err(|e| Error::ValueConversionFailed(error_text(&e)))?;
-        let (client, stmt) = prepare_on(&mut self.table, &conn, &statement, &params).await?;
+        let (client, stmt) = prepare_on(&mut self.table, &conn, &statement).await?;
         client
             .execute(&stmt, &refs(&converted))
             .await
@@ -387,24 +333,21 @@ impl v4::HostConnection for HostState {
     }
 }
 
-/// The client behind `conn`, with `statement` prepared on it; notes a
-/// statement that may leave a transaction open (see [`PgConnection`]).
+/// The client behind `conn`, with `statement` prepared on it untyped, as
+/// Spin does: Postgres decides each parameter's type from its context (text
+/// where there is none, `SELECT $1`), and a value of another kind then
+/// fails to bind with `WrongType`.
 async fn prepare_on<'t>(
+    // `&mut`: a shared reference to the table is not `Send` across `.await`.
     table: &'t mut ResourceTable,
     conn: &Resource<PgConnection>,
     statement: &str,
-    params: &[ParameterValue],
 ) -> Result<(&'t deadpool_postgres::Object, Statement), Error> {
     let conn = table
         .get_mut(conn)
         .map_err(|e| Error::Other(e.to_string()))?;
-    if touches_transaction(statement) {
-        conn.maybe_in_transaction = true;
-    }
-    let stmt = prepare(conn.client(), statement, params)
-        .await
-        .map_err(query_failed)?;
-    Ok((conn.client(), stmt))
+    let stmt = conn.client.prepare(statement).await.map_err(query_failed)?;
+    Ok((&conn.client, stmt))
 }
 
 #[cfg(test)]
@@ -431,41 +374,17 @@ mod tests {
     }
 
     #[test]
-    fn bare_parameters_are_told_from_cast_ones() {
-        let cases = [
-            ("SELECT $1", 1, true),
-            ("SELECT $1 AS v, $2", 2, true),
-            ("SELECT $1::text", 1, false),
-            ("SELECT $1 :: int4", 1, false),
-            ("SELECT CAST($1 AS text)", 1, false),
-            ("SELECT cast( $1 AS text)", 1, false),
-            ("SELECT $10", 1, false),
-            ("SELECT $1, $1::text", 1, false),
-            ("SELECT 1", 1, false),
-        ];
-        for (sql, n, expected) in cases {
-            assert_eq!(is_bare_parameter(sql, n), expected, "{sql} ${n}");
-        }
+    fn spin_version_parses_and_sets_the_zero_row_default() {
+        assert_eq!(SpinVersion::parse("4.0"), Ok(SpinVersion::V4_0));
+        assert_eq!(SpinVersion::parse("3.6.3"), Ok(SpinVersion::V3_6));
+        assert!(SpinVersion::parse("5").is_err());
+        assert_eq!(SpinVersion::V4_0.zero_row_default(), ZeroRowMode::Error);
+        assert_eq!(SpinVersion::V3_6.zero_row_default(), ZeroRowMode::Allow);
     }
 
     #[test]
     fn error_text_has_no_backtrace() {
         let e = anyhow::anyhow!("inner").context("outer");
         assert_eq!(error_text(&e), "outer\n\nCaused by:\n    inner");
-    }
-
-    #[test]
-    fn transaction_statements_are_spotted() {
-        for sql in [
-            "BEGIN",
-            "  begin;",
-            "START TRANSACTION",
-            "begin isolation level serializable",
-        ] {
-            assert!(touches_transaction(sql), "{sql}");
-        }
-        for sql in ["SELECT 1", "COMMIT", "insert into t values (1)"] {
-            assert!(!touches_transaction(sql), "{sql}");
-        }
     }
 }

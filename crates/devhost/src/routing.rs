@@ -6,7 +6,9 @@
 //! When several routes match, the one with the more specific segment at the
 //! first position where they differ wins (literal > `:param` > wildcard), so
 //! exact routes beat wildcards and longer wildcard prefixes beat shorter
-//! ones. Paths that match nothing (including `//` and `..` tricks) are 404.
+//! ones. Paths that match nothing (including `..` tricks and empty segments
+//! inside the path) are 404. Leading slashes are collapsed: `//h/exact` is
+//! served by `/h/exact`, as Spin does.
 
 /// One segment of a route pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +187,13 @@ impl Router {
 
     /// Finds the best route for a raw request path.
     pub fn route(&self, path: &str) -> Option<RouteMatch<'_>> {
+        // Spin serves `//h/exact` as `/h/exact`: leading slashes collapse to one.
+        let rest = path.trim_start_matches('/');
+        let path = if rest.len() < path.len() {
+            &path[path.len() - rest.len() - 1..]
+        } else {
+            path
+        };
         let (segs, trailing) = split_path(path)?;
         let mut best: Option<(&Route, RouteMatch<'_>)> = None;
         for r in &self.routes {
@@ -239,7 +248,8 @@ mod tests {
             (&conformance, "/h/exact/", Some(("/h/exact", "", &[]))),
             (&conformance, "/h/exact//", None),
             (&conformance, "/H/exact", None),
-            (&conformance, "//h/exact", None),
+            (&conformance, "//h/exact", Some(("/h/exact", "", &[]))),
+            (&conformance, "//h/wild/a", Some(("/h/wild/...", "/a", &[]))),
             (&conformance, "/h//exact", None),
             (&conformance, "/h/exact/..", None),
             (&conformance, "/h/../h/exact", None),

@@ -328,7 +328,9 @@ impl Server {
         client: SocketAddr,
     ) -> anyhow::Result<Response<HyperOutgoingBody>> {
         if let Err(e) = set_spin_headers(&mut req, &m, client) {
-            // A Host header that is not a valid authority is the client's fault.
+            // A missing Host, or one that is not a valid authority, is the
+            // client's fault. Spin closes the connection without an answer;
+            // devhost says 400 (docs/spin-compatibility.md).
             tracing::debug!("bad request: {e:#}");
             return Ok(empty(StatusCode::BAD_REQUEST));
         }
@@ -415,13 +417,17 @@ fn set_spin_headers(
     m: &RouteMatch<'_>,
     client: SocketAddr,
 ) -> anyhow::Result<()> {
-    let host = req
+    let host = match req
         .headers()
         .get(hyper::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .unwrap_or("localhost")
-        .to_string();
+    {
+        Some(host) => host.to_string(),
+        None if req.version() == http::Version::HTTP_10 => "localhost".to_string(),
+        // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+        None => bail!("HTTP/1.1 request without a Host header"),
+    };
     let path_and_query = req
         .uri()
         .path_and_query()

@@ -18,7 +18,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::allowed_hosts::AllowedHosts;
 use crate::bindings::fermyon::spin::variables::{self, Error as VarError};
 use crate::outbound::OutboundHooks;
-use crate::pg::{PgPools, ZeroRowMode};
+use crate::pg::{PgPools, SpinVersion, ZeroRowMode};
 use crate::redis::RedisClients;
 use crate::variables::{ComponentVariables, GetError};
 
@@ -27,6 +27,8 @@ pub struct Shared {
     pub pg: PgPools,
     pub redis: RedisClients,
     pub zero_row: ZeroRowMode,
+    /// The Spin whose answers devhost gives where versions differ.
+    pub spin: SpinVersion,
 }
 
 /// A component's settings, resolved at start.

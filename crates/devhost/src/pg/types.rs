@@ -214,37 +214,6 @@ pub fn to_sql(value: &ParameterValue) -> anyhow::Result<Param> {
     })
 }
 
-/// The type a parameter is declared as when Postgres cannot infer it
-/// (`SELECT $1`): the parameter's own kind. `Int8` maps to a type it does
-/// not bind to, as it binds nothing.
-pub fn natural_type(value: &ParameterValue) -> Type {
-    match value {
-        ParameterValue::Boolean(_) => Type::BOOL,
-        ParameterValue::Int8(_) | ParameterValue::Int16(_) => Type::INT2,
-        ParameterValue::Int32(_) => Type::INT4,
-        ParameterValue::Int64(_) => Type::INT8,
-        ParameterValue::Floating32(_) => Type::FLOAT4,
-        ParameterValue::Floating64(_) => Type::FLOAT8,
-        ParameterValue::Str(_) | ParameterValue::DbNull => Type::TEXT,
-        ParameterValue::Binary(_) => Type::BYTEA,
-        ParameterValue::Date(_) => Type::DATE,
-        ParameterValue::Time(_) => Type::TIME,
-        ParameterValue::Datetime(_) => Type::TIMESTAMP,
-        ParameterValue::Timestamp(_) => Type::TIMESTAMPTZ,
-        ParameterValue::Uuid(_) => Type::UUID,
-        ParameterValue::Jsonb(_) => Type::JSONB,
-        ParameterValue::Decimal(_) => Type::NUMERIC,
-        ParameterValue::RangeInt32(_) => Type::INT4_RANGE,
-        ParameterValue::RangeInt64(_) => Type::INT8_RANGE,
-        ParameterValue::RangeDecimal(_) => Type::NUM_RANGE,
-        ParameterValue::ArrayInt32(_) => Type::INT4_ARRAY,
-        ParameterValue::ArrayInt64(_) => Type::INT8_ARRAY,
-        ParameterValue::ArrayDecimal(_) => Type::NUMERIC_ARRAY,
-        ParameterValue::ArrayStr(_) => Type::TEXT_ARRAY,
-        ParameterValue::Interval(_) => Type::INTERVAL,
-    }
-}
-
 fn date(y: i32, m: u8, d: u8) -> anyhow::Result<chrono::NaiveDate> {
     chrono::NaiveDate::from_ymd_opt(y, m.into(), d.into())
         .ok_or_else(|| anyhow!("invalid date y={y}, m={m}, d={d}"))

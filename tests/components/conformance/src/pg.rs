@@ -6,6 +6,8 @@
 //! Response: `{"results": [R…]}`, one per op: `{"ok": {"columns": […], "rows": […]}}` for a
 //! query, `{"ok": n}` for an execute, `{"err": {"kind": "<error variant>", …}}` on failure.
 //! Connections are opened on first use of their index and kept for the request.
+//! An op `{"kind": "trap"}` panics there, leaving the connections as they are
+//! (a transaction stays open) for the host to take back.
 
 use std::collections::HashMap;
 
@@ -27,6 +29,9 @@ pub fn run(body: &Value) -> Result<Value, String> {
     let mut conns: HashMap<u64, Connection> = HashMap::new();
     let mut results = Vec::with_capacity(ops.len());
     for op in ops {
+        if op.get("kind").and_then(Value::as_str) == Some("trap") {
+            panic!("deliberate trap requested by a pg op");
+        }
         let index = op.get("conn").and_then(Value::as_u64).unwrap_or(0);
         let address = op
             .get("address")

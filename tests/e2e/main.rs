@@ -13,4 +13,5 @@ mod host_pool;
 mod host_routing;
 mod manifest_errors;
 mod migrations;
+mod platform_writes;
 mod schema;

@@ -13,9 +13,26 @@
 //! WITH t AS (<your sql>) SELECT coalesce(json_agg(t), '[]')::text FROM t
 //! ```
 //!
-//! and that JSON array is decoded with serde into `Vec<T>`. This works for
-//! `SELECT` and for `INSERT/UPDATE/DELETE … RETURNING`. Statements without
+//! and that JSON array is decoded with serde into `Vec<T>`. Statements without
 //! a result (`BEGIN`, `SET`, DDL, plain `INSERT`) go through [`Db::execute`].
+//!
+//! # Why writes go through `execute`
+//!
+//! A constraint violation raised while rows stream back through `query`
+//! reaches the guest without its SQLSTATE on every Spin (`QueryFailed(Text)`:
+//! the driver's Debug text on 4.0.x, only Postgres's localised message on
+//! 3.6.x; `SPIN-BEHAVIOUR.md` §4). Only `execute` reports a structured
+//! `code`. So a fetch whose SQL is a write (`INSERT`, `UPDATE`, `DELETE`,
+//! `MERGE` … `RETURNING`) runs as two statements on the same connection:
+//!
+//! ```sql
+//! WITH t AS (<your sql>) SELECT set_config('plinth.write_result',
+//!     (SELECT coalesce(json_agg(t), '[]')::text FROM t), false)   -- execute
+//! SELECT current_setting('plinth.write_result')                  -- query: one row
+//! ```
+//!
+//! A duplicate then answers 409 naming the field under every Spin; a read
+//! stays one round trip.
 //!
 //! Because the rows travel as JSON, columns arrive as JSON renders them:
 //! `timestamptz` as text (`2026-11-27T07:08:24.630285+00:00`), `uuid` as a
@@ -197,9 +214,49 @@ pub fn uses_param_one(sql: &str) -> bool {
 
 /// Builds the one-row JSON query around `sql` (see the module docs).
 pub fn wrap_read(sql: &str) -> String {
-    let sql = sql.trim().trim_end_matches(';').trim_end();
+    let sql = statement_body(sql);
     // The newline ends a trailing `-- comment` in `sql` before the wrapper goes on.
     format!("WITH t AS ({sql}\n) SELECT coalesce(json_agg(t), '[]')::text FROM t")
+}
+
+/// Builds the `execute` half of a write's fetch: it runs `sql` and keeps
+/// its rows, as JSON, in a session setting that [`WRITE_RESULT_SQL`] reads.
+pub fn wrap_write(sql: &str) -> String {
+    let sql = statement_body(sql);
+    format!(
+        "WITH t AS ({sql}\n) SELECT set_config('plinth.write_result', \
+         (SELECT coalesce(json_agg(t), '[]')::text FROM t), false)"
+    )
+}
+
+/// The `query` half of a write's fetch: always exactly one row.
+pub const WRITE_RESULT_SQL: &str = "SELECT current_setting('plinth.write_result')";
+
+fn statement_body(sql: &str) -> &str {
+    sql.trim().trim_end_matches(';').trim_end()
+}
+
+/// Whether `sql` is a data-modifying statement (its first keyword, after
+/// comments and opening parentheses, is `INSERT`, `UPDATE`, `DELETE` or
+/// `MERGE`): a fetch of it goes through `execute` (see the module docs).
+pub fn is_write(sql: &str) -> bool {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(comment) = rest.strip_prefix("--") {
+            rest = comment.split_once('\n').map_or("", |(_, after)| after);
+        } else if let Some(comment) = rest.strip_prefix("/*") {
+            rest = comment.split_once("*/").map_or("", |(_, after)| after);
+        } else {
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(char::is_ascii_alphabetic)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    matches!(word.as_str(), "INSERT" | "UPDATE" | "DELETE" | "MERGE")
 }
 
 /// Decodes the JSON array text of a wrapped read into rows.
@@ -400,15 +457,20 @@ impl Db {
     }
 
     /// All rows of `sql` (see the module docs for the wrapping and types).
+    /// A write (`INSERT … RETURNING` and the like) goes through `execute`,
+    /// so that its constraint violations keep their SQLSTATE on every Spin.
     pub fn fetch_all<T: DeserializeOwned>(
         &self,
         sql: &str,
         params: &[Param],
     ) -> Result<Vec<T>, Error> {
-        let cell = self
-            .backend
-            .query_cell(&wrap_read(sql), params)
-            .map_err(|failure| self.failure(failure))?;
+        let cell = if is_write(sql) {
+            self.execute(&wrap_write(sql), params)?;
+            self.backend.query_cell(WRITE_RESULT_SQL, &[])
+        } else {
+            self.backend.query_cell(&wrap_read(sql), params)
+        }
+        .map_err(|failure| self.failure(failure))?;
         match cell {
             Some(json) => decode_rows(&json),
             None => Err(Error::internal("wrapped read returned NULL")),
@@ -774,6 +836,108 @@ mod tests {
             detail: detail.map(str::to_owned),
             extras: vec![],
         })
+    }
+
+    #[test]
+    fn is_write_table() {
+        let cases = [
+            (
+                "INSERT INTO org (slug) VALUES ($1) RETURNING id",
+                true,
+                "insert",
+            ),
+            (
+                "  update org SET name = $2 RETURNING id",
+                true,
+                "update, lower case",
+            ),
+            ("DELETE FROM org WHERE id = $1 RETURNING id", true, "delete"),
+            (
+                "MERGE INTO t USING s ON true WHEN MATCHED THEN DO NOTHING",
+                true,
+                "merge",
+            ),
+            (
+                "-- make one\nINSERT INTO t DEFAULT VALUES RETURNING id",
+                true,
+                "after a line comment",
+            ),
+            (
+                "/* x */ (DELETE FROM t RETURNING id)",
+                true,
+                "after a block comment and a paren",
+            ),
+            ("SELECT * FROM org", false, "select"),
+            ("WITH x AS (SELECT 1) SELECT * FROM x", false, "with"),
+            ("SELECT 'INSERT' AS word", false, "keyword inside a string"),
+            ("INSERTED", false, "a longer word"),
+            ("", false, "empty"),
+        ];
+        for (sql, expected, case) in cases {
+            assert_eq!(is_write(sql), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_write_fetch_runs_through_execute_and_reads_its_rows_back() {
+        let fake = FakeBackend::new();
+        fake.answer(r#"[{"id":"a"}]"#);
+        let db = Db::with_backend(fake.clone());
+        let row: serde_json::Value = db
+            .fetch_one(
+                "INSERT INTO org (slug) VALUES ($1) RETURNING id;",
+                &["acme".into()],
+            )
+            .unwrap();
+        assert_eq!(row["id"], "a");
+        let calls = fake.calls();
+        assert_eq!(
+            calls,
+            [
+                (
+                    wrap_write("INSERT INTO org (slug) VALUES ($1) RETURNING id"),
+                    vec![Param::Text("acme".into())]
+                ),
+                (WRITE_RESULT_SQL.to_owned(), vec![]),
+            ]
+        );
+        assert!(calls[0].0.contains("set_config('plinth.write_result'"));
+    }
+
+    #[test]
+    fn a_duplicate_through_a_write_fetch_is_a_409_naming_the_field() {
+        let fake = FakeBackend::new();
+        fake.fail_execute(
+            "WITH t AS (INSERT",
+            PgFailure::Db(DbFailure {
+                code: "23505".into(),
+                message: "duplicate key value violates unique constraint \"org_slug_key\"".into(),
+                detail: Some("Key (lower(slug))=(acme) already exists.".into()),
+                extras: vec![
+                    ("constraint".into(), "org_slug_key".into()),
+                    ("table".into(), "org".into()),
+                ],
+            }),
+        );
+        let db = Db::with_backend(fake.clone());
+        let err = db
+            .transaction(|tx| {
+                tx.fetch_one::<serde_json::Value>(
+                    "INSERT INTO org (slug) VALUES ($1) RETURNING id",
+                    &["acme".into()],
+                )
+            })
+            .unwrap_err();
+        match err {
+            Error::Conflict { field, .. } => assert_eq!(field.as_deref(), Some("slug")),
+            other => panic!("expected a 409, got {other:?}"),
+        }
+        let calls = fake.calls();
+        assert!(
+            !calls.iter().any(|(sql, _)| sql == WRITE_RESULT_SQL),
+            "no read-back after a failed write: {calls:?}"
+        );
+        assert_eq!(calls.last().map(|(sql, _)| sql.as_str()), Some("ROLLBACK"));
     }
 
     #[test]

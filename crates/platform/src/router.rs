@@ -20,7 +20,9 @@
 //!   [`RequestCtx::param`](crate::request::RequestCtx::param) (not
 //!   percent-decoded).
 //! - A trailing `/...` matches the prefix itself and anything below it.
-//! - One trailing slash on the request path is ignored (`/health/live/`).
+//! - One trailing slash on the request path is ignored (`/health/live/`),
+//!   and leading slashes collapse to one (`//health/live`), as in Spin's
+//!   own route table.
 //! - Precedence: a route without `/...` beats one with it, then fewer
 //!   `:params` win, then declaration order.
 //! - No pattern matches → 404 problem; a pattern matches but not the method →
@@ -193,6 +195,9 @@ impl Router {
         let Some(rest) = path.strip_prefix('/') else {
             return Err(Error::NotFound);
         };
+        // Spin routes `//health/live` to the `/health/live` component with
+        // the path as sent: collapse leading slashes the same way.
+        let rest = rest.trim_start_matches('/');
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         let parts: Vec<&str> = if rest.is_empty() {
             Vec::new()
@@ -361,6 +366,20 @@ mod tests {
                 200,
                 r#"{"route":"live"}"#,
                 "trailing slash",
+            ),
+            (
+                Method::Get,
+                "//health/live",
+                200,
+                r#"{"route":"live"}"#,
+                "leading slashes collapse, as in Spin's route table",
+            ),
+            (
+                Method::Get,
+                "/health//live",
+                404,
+                "",
+                "an empty segment inside",
             ),
             (Method::Get, "/v1/orgs/acme", 200, "org acme", "param"),
             (

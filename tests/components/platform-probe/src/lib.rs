@@ -1,0 +1,96 @@
+//! Platform probe: the platform's Postgres write paths, driven by the e2e
+//! tests under each Spin behaviour devhost reproduces.
+//!
+//! Tables (made by the test in its scratch database): `probe_parent (id)`,
+//! `probe_item (id, slug UNIQUE, parent_id → probe_parent)` and
+//! `probe_tenant_item (org_id, slug, UNIQUE (org_id, slug))` with forced
+//! row-level security on `app.org_id`.
+//!
+//! - `POST /probe/items` `{"how": "fetch"|"transaction", "slug", "parent_id"?}`:
+//!   `INSERT … RETURNING` through `Db::fetch_one`, alone or inside
+//!   `Db::transaction`; 201 with the row, or the platform's problem.
+//! - `POST /probe/tenant-items` `{"org_id", "slug"}`: the same inside
+//!   `Db::tenant`.
+//! - `POST /probe/trap-in-transaction` `{"slug"}`: inserts inside
+//!   `Db::transaction`, then traps before `COMMIT`.
+
+use plinth_platform::domain::OrgId;
+use plinth_platform::pg::{Db, Param};
+use plinth_platform::response::json;
+use plinth_platform::{Error, HandlerResult, RequestCtx, Router, config};
+use serde::Deserialize;
+use serde_json::Value;
+
+#[spin_sdk::http_component]
+async fn entry(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    let router = Router::new()
+        .post("/probe/items", insert_item)
+        .post("/probe/tenant-items", insert_tenant_item)
+        .post("/probe/trap-in-transaction", trap_in_transaction);
+    plinth_platform::handle(&router, req).await
+}
+
+fn db() -> Result<Db, Error> {
+    Db::connect(&config::secret("db_url")?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewItem {
+    how: String,
+    slug: String,
+    parent_id: Option<String>,
+}
+
+const INSERT_ITEM: &str = "INSERT INTO probe_item (slug, parent_id) VALUES ($1, $2::text::uuid) \
+     RETURNING id, slug, parent_id";
+
+fn insert_item(ctx: &RequestCtx) -> HandlerResult {
+    let item: NewItem = ctx.json()?;
+    let params = [Param::from(&item.slug), Param::from(item.parent_id)];
+    let db = db()?;
+    let row: Value = match item.how.as_str() {
+        "fetch" => db.fetch_one(INSERT_ITEM, &params)?,
+        "transaction" => db.transaction(|tx| tx.fetch_one(INSERT_ITEM, &params))?,
+        _ => return Err(Error::field("how", "must be fetch or transaction")),
+    };
+    json(201, &row)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTenantItem {
+    org_id: String,
+    slug: String,
+}
+
+const INSERT_TENANT_ITEM: &str = "INSERT INTO probe_tenant_item (org_id, slug) VALUES ($1, $2) \
+     RETURNING id, org_id, slug";
+
+fn insert_tenant_item(ctx: &RequestCtx) -> HandlerResult {
+    let item: NewTenantItem = ctx.json()?;
+    // A test fixture: the org comes from the body here only because this
+    // probe has no tokens; real components take it from the caller.
+    let org = OrgId::parse(&item.org_id).map_err(|_| Error::field("org_id", "is not a uuid"))?;
+    let row: Value = db()?.tenant(org, |tx| {
+        tx.fetch_one(INSERT_TENANT_ITEM, &[Param::from(&item.slug)])
+    })?;
+    json(201, &row)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Slug {
+    slug: String,
+}
+
+fn trap_in_transaction(ctx: &RequestCtx) -> HandlerResult {
+    let item: Slug = ctx.json()?;
+    db()?.transaction(|tx| {
+        tx.execute(
+            "INSERT INTO probe_item (slug) VALUES ($1)",
+            &[Param::from(&item.slug)],
+        )?;
+        panic!("deliberate trap inside a transaction, before COMMIT");
+    })
+}

@@ -23,6 +23,7 @@ pub mod error;
 pub mod health;
 pub mod log;
 pub mod migrate;
+pub mod password;
 pub mod pg;
 pub mod redis;
 pub mod request;
@@ -30,6 +31,7 @@ pub mod response;
 pub mod router;
 pub mod s3;
 pub mod task;
+pub mod token;
 
 pub use error::{Context, Error, FieldError, ResultExt};
 pub use pg::{Db, Param, TenantTx};

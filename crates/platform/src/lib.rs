@@ -34,7 +34,7 @@ pub mod task;
 pub mod token;
 
 pub use error::{Context, Error, FieldError, ResultExt};
-pub use pg::{Db, Param, TenantTx};
+pub use pg::{Db, Param, TenantTx, Tx};
 pub use request::RequestCtx;
 pub use response::{Response, json};
 #[cfg(target_arch = "wasm32")]

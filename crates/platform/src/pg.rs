@@ -426,6 +426,9 @@ pub struct Db {
     /// A statement failed since the last `BEGIN`: Postgres has aborted the
     /// transaction, and its `COMMIT` would quietly roll back.
     failed: Cell<bool>,
+    /// A transaction is open: another `BEGIN` here would only warn, and its
+    /// `COMMIT` would end the outer transaction early.
+    in_transaction: Cell<bool>,
 }
 
 /// The org of this transaction, for row-level security. Like
@@ -453,6 +456,7 @@ impl Db {
         Db {
             backend: Box::new(backend),
             failed: Cell::new(false),
+            in_transaction: Cell::new(false),
         }
     }
 
@@ -511,8 +515,10 @@ impl Db {
     }
 
     /// Runs `f` in a transaction: `BEGIN`, `f`, `COMMIT`; `ROLLBACK` when `f`
-    /// fails or a statement in it failed. Do not nest transactions.
-    pub fn transaction<R>(&self, f: impl FnOnce(&Db) -> Result<R, Error>) -> Result<R, Error> {
+    /// fails or a statement in it failed. `f` gets a [`Tx`], which cannot
+    /// begin another transaction; a `Db` captured from outside that tries
+    /// to is refused, and the outer transaction rolls back.
+    pub fn transaction<R>(&self, f: impl FnOnce(&Tx<'_>) -> Result<R, Error>) -> Result<R, Error> {
         self.in_transaction(FRESH_TRANSACTION_SQL, &[], f)
     }
 
@@ -522,7 +528,25 @@ impl Db {
         &self,
         first: &str,
         params: &[Param],
-        f: impl FnOnce(&Db) -> Result<R, Error>,
+        f: impl FnOnce(&Tx<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        if self.in_transaction.replace(true) {
+            // Leave the outer transaction unable to commit, whatever `f` does.
+            self.failed.set(true);
+            return Err(Error::internal(
+                "a transaction cannot be opened inside another one",
+            ));
+        }
+        let result = self.run_transaction(first, params, f);
+        self.in_transaction.set(false);
+        result
+    }
+
+    fn run_transaction<R>(
+        &self,
+        first: &str,
+        params: &[Param],
+        f: impl FnOnce(&Tx<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         self.execute("BEGIN", &[])?;
         if self.execute(first, params)? == 0 {
@@ -537,7 +561,7 @@ impl Db {
             }
         }
         self.failed.set(false);
-        match f(self) {
+        match f(&Tx { db: self }) {
             Ok(_) if self.failed.get() => {
                 // `f` handled a failed statement and went on; the transaction
                 // is aborted all the same, so nothing of it may be reported done.
@@ -570,7 +594,41 @@ impl Db {
         f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let org_param = [Param::Text(org.to_string())];
-        self.in_transaction(SET_TENANT_SQL, &org_param, |db| f(&TenantTx { db, org }))
+        self.in_transaction(SET_TENANT_SQL, &org_param, |tx| {
+            f(&TenantTx { db: tx.db, org })
+        })
+    }
+}
+
+/// A transaction in progress (the argument of [`Db::transaction`]): reads and
+/// statements on its connection, and no way to begin another transaction.
+pub struct Tx<'a> {
+    db: &'a Db,
+}
+
+impl Tx<'_> {
+    pub fn fetch_all<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Vec<T>, Error> {
+        self.db.fetch_all(sql, params)
+    }
+
+    pub fn fetch_optional<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<Option<T>, Error> {
+        self.db.fetch_optional(sql, params)
+    }
+
+    pub fn fetch_one<T: DeserializeOwned>(&self, sql: &str, params: &[Param]) -> Result<T, Error> {
+        self.db.fetch_one(sql, params)
+    }
+
+    pub fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, Error> {
+        self.db.execute(sql, params)
     }
 }
 
@@ -836,6 +894,44 @@ mod tests {
             detail: detail.map(str::to_owned),
             extras: vec![],
         })
+    }
+
+    #[test]
+    fn a_transaction_inside_a_transaction_is_refused_and_the_outer_rolls_back() {
+        let fake = FakeBackend::new();
+        let db = Db::with_backend(fake.clone());
+        let org = OrgId::parse(ORG).unwrap();
+        let err = db
+            .transaction(|tx| {
+                tx.execute("INSERT INTO org (name, slug) VALUES ($1, $2)", &[])?;
+                // A careless handler reaches for the outer `Db` and swallows the refusal.
+                let _ = db.tenant(org, |t| t.execute("DELETE FROM a WHERE org_id = $1", &[]));
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(err.status(), 500);
+        let statements: Vec<String> = fake.calls().into_iter().map(|(sql, _)| sql).collect();
+        assert_eq!(
+            statements.iter().filter(|sql| *sql == "BEGIN").count(),
+            1,
+            "no second BEGIN: {statements:?}"
+        );
+        assert!(
+            !statements.iter().any(|sql| sql.starts_with("DELETE")),
+            "{statements:?}"
+        );
+        assert!(
+            !statements.iter().any(|sql| sql == "COMMIT"),
+            "{statements:?}"
+        );
+        assert_eq!(statements.last().map(String::as_str), Some("ROLLBACK"));
+        // The refusal is per transaction: the next one works.
+        db.transaction(|tx| tx.execute("SELECT 1", &[]).map(drop))
+            .unwrap();
+        assert_eq!(
+            fake.calls().last().map(|(sql, _)| sql.as_str()),
+            Some("COMMIT")
+        );
     }
 
     #[test]

@@ -303,7 +303,7 @@ struct Bad {
     status: u16,
     /// Last segment of the problem `type`.
     kind: &'static str,
-    /// The field named in `errors`, for a validation error.
+    /// The field named in `errors`, for a malformed-request or validation error.
     field: Option<&'static str>,
 }
 
@@ -322,7 +322,7 @@ fn bad_admin_requests_are_4xx_problems_and_change_nothing() {
             path: "/admin/migrations/upgrade",
             content_type: JSON_CT,
             body: r#"{"target":"latest"}"#,
-            status: 400,
+            status: 422,
             kind: "validation-error",
             field: Some("target"),
         },
@@ -332,7 +332,7 @@ fn bad_admin_requests_are_4xx_problems_and_change_nothing() {
             path: "/admin/migrations/upgrade",
             content_type: JSON_CT,
             body: r#"{"target":"9999"}"#,
-            status: 400,
+            status: 422,
             kind: "validation-error",
             field: Some("target"),
         },
@@ -343,7 +343,7 @@ fn bad_admin_requests_are_4xx_problems_and_change_nothing() {
             content_type: JSON_CT,
             body: "{}",
             status: 400,
-            kind: "validation-error",
+            kind: "malformed-request",
             field: Some("target"),
         },
         Bad {
@@ -353,7 +353,7 @@ fn bad_admin_requests_are_4xx_problems_and_change_nothing() {
             content_type: JSON_CT,
             body: r#"{"target":"head","force":true}"#,
             status: 400,
-            kind: "validation-error",
+            kind: "malformed-request",
             field: Some("force"),
         },
         Bad {
@@ -392,7 +392,7 @@ fn bad_admin_requests_are_4xx_problems_and_change_nothing() {
             path: "/admin/migrations/downgrade",
             content_type: JSON_CT,
             body: r#"{"steps":0}"#,
-            status: 400,
+            status: 422,
             kind: "validation-error",
             field: Some("steps"),
         },
@@ -412,7 +412,7 @@ fn bad_admin_requests_are_4xx_problems_and_change_nothing() {
             path: "/admin/migrations/downgrade",
             content_type: JSON_CT,
             body: r#"{"target":"first"}"#,
-            status: 400,
+            status: 422,
             kind: "validation-error",
             field: Some("target"),
         },

@@ -1,6 +1,6 @@
 //! The platform's Postgres write paths through a real component
 //! (tests/components/platform-probe), under each Spin devhost reproduces:
-//! a duplicate answers 409 naming the field, a foreign-key violation 400
+//! a duplicate answers 409 naming the field, a dangling foreign key 422
 //! naming the field, and a trap inside a transaction commits nothing, even
 //! though Spin reports errors from a `query`'s row stream without a SQLSTATE.
 
@@ -113,14 +113,14 @@ fn a_duplicate_through_every_write_path_is_a_409_naming_the_field_on_every_spin(
         );
         assert_eq!(other.status, 201, "{spin}: {}", other.text());
 
-        // A foreign key that points nowhere: 400 naming the field, nothing written.
+        // A foreign key that points nowhere: 422 naming the field, nothing written.
         let orphan = format!("orphan-{tag}");
         for how in ["fetch", "transaction"] {
             let resp = app.post_json(
                 "/probe/items",
                 &json!({"how": how, "slug": orphan, "parent_id": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}),
             );
-            assert_eq!(resp.status, 400, "{spin}, {how}: {}", resp.text());
+            assert_eq!(resp.status, 422, "{spin}, {how}: {}", resp.text());
             assert_eq!(
                 resp.json()["errors"][0]["field"],
                 "parent_id",

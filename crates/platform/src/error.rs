@@ -3,7 +3,19 @@
 //!
 //! A handler returns `Result<Response, Error>`. The router turns an `Err` into
 //! a problem document with a stable `type` URI, `title`, `status`, `detail`,
-//! the field `errors` (for [`Error::Validation`]) and the `request_id`.
+//! the field `errors` (for [`Error::Malformed`] and [`Error::Validation`])
+//! and the `request_id`.
+//!
+//! Input errors come in two kinds: a body that does not have the shape of
+//! the request (malformed JSON, a wrong type, a missing or unknown field) is
+//! **400** [`Error::Malformed`]; a well-formed value that breaks a rule (a bad
+//! slug, an unknown currency) is **422** [`Error::Validation`]. Both name the
+//! field by its path in the API (`settings.default_currency`).
+//!
+//! A database constraint that refuses a write is [`Error::Constraint`]: a
+//! 409 (unique, foreign key) or 422 (check) that names no field, because no
+//! schema name may reach a body. The handler names the field with
+//! [`ResultExt::on_constraint`].
 //!
 //! **API Boundary**: an [`Error::Internal`] carries its cause chain for the
 //! log only. Its body is the same generic text whatever went wrong: no SQL,
@@ -94,8 +106,11 @@ impl fmt::Display for Cause {
 /// internal one by accident.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
-    /// 400: one or more input fields are invalid (`errors` lists them).
+    /// 422: well-formed input fields break a rule (`errors` lists them).
     Validation(Vec<FieldError>),
+    /// 400: input fields do not have the request's shape: a wrong type, a
+    /// missing or unknown field (`errors` lists them).
+    Malformed(Vec<FieldError>),
     /// 400: the request is malformed in a way not tied to one field.
     BadRequest(String),
     /// 401: no valid credentials.
@@ -107,15 +122,22 @@ pub enum Error {
     /// 405: the path exists, the method does not; `allow` lists the methods that do.
     MethodNotAllowed { allow: Vec<&'static str> },
     /// 409: the request conflicts with the current state, e.g. a unique value
-    /// already taken. `constraint` is the database constraint that fired, if
-    /// any, so [`ResultExt::on_constraint`] can name the field.
+    /// already taken (`field` names it).
     Conflict {
         field: Option<String>,
         detail: String,
+    },
+    /// A database constraint refused a write; `constraint` is its name, for
+    /// [`ResultExt::on_constraint`]. 409 (unique, foreign key) or 422
+    /// (check), naming no field.
+    Constraint {
+        kind: ConstraintKind,
         constraint: Option<String>,
     },
     /// 412: an `If-Match` precondition did not hold.
     PreconditionFailed,
+    /// 428: the route requires `If-Match`.
+    PreconditionRequired,
     /// 413: the body is larger than `limit` bytes.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not `application/json`.
@@ -131,8 +153,19 @@ pub enum Error {
     Internal(Cause),
 }
 
+/// Which kind of database constraint refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    /// Unique or exclusion (23505, 23P01).
+    Unique,
+    /// Foreign key (23503): a dangling reference, or a row still referenced.
+    ForeignKey,
+    /// Check (23514).
+    Check,
+}
+
 impl Error {
-    /// A 400 for a single invalid field.
+    /// A 422 for a single field whose value breaks a rule.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
     }
@@ -142,7 +175,23 @@ impl Error {
         Self::Conflict {
             field: field.map(str::to_owned),
             detail: detail.into(),
-            constraint: None,
+        }
+    }
+
+    /// Names the input field of a field error by its API path (a newtype's
+    /// `parse` names its own field; the handler knows where it came from):
+    /// `Slug::parse(&body.org_slug).map_err(|e| e.at("org_slug"))`.
+    pub fn at(self, path: &str) -> Self {
+        let rename = |errors: Vec<FieldError>| -> Vec<FieldError> {
+            errors
+                .into_iter()
+                .map(|e| FieldError::new(path, e.message))
+                .collect()
+        };
+        match self {
+            Self::Validation(errors) => Self::Validation(rename(errors)),
+            Self::Malformed(errors) => Self::Malformed(rename(errors)),
+            other => other,
         }
     }
 
@@ -162,13 +211,20 @@ impl Error {
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         match self {
-            Self::Validation(_) | Self::BadRequest(_) => 400,
+            Self::Malformed(_) | Self::BadRequest(_) => 400,
+            Self::Validation(_) => 422,
+            Self::Constraint {
+                kind: ConstraintKind::Check,
+                ..
+            } => 422,
+            Self::Constraint { .. } => 409,
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict { .. } => 409,
             Self::PreconditionFailed => 412,
+            Self::PreconditionRequired => 428,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::TooManyRequests { .. } => 429,
@@ -181,14 +237,20 @@ impl Error {
     /// The last segment of the problem `type` URI; stable, clients may match on it.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Validation(_) => "validation-error",
+            Self::Validation(_)
+            | Self::Constraint {
+                kind: ConstraintKind::Check,
+                ..
+            } => "validation-error",
+            Self::Malformed(_) => "malformed-request",
             Self::BadRequest(_) => "bad-request",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
-            Self::Conflict { .. } => "conflict",
+            Self::Conflict { .. } | Self::Constraint { .. } => "conflict",
             Self::PreconditionFailed => "precondition-failed",
+            Self::PreconditionRequired => "precondition-required",
             Self::PayloadTooLarge { .. } => "payload-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::TooManyRequests { .. } => "too-many-requests",
@@ -201,14 +263,20 @@ impl Error {
     /// The short, fixed summary of the problem type.
     pub fn title(&self) -> &'static str {
         match self {
-            Self::Validation(_) => "Invalid input",
+            Self::Validation(_)
+            | Self::Constraint {
+                kind: ConstraintKind::Check,
+                ..
+            } => "Invalid input",
+            Self::Malformed(_) => "Malformed request",
             Self::BadRequest(_) => "Bad request",
             Self::Unauthorized => "Unauthorized",
             Self::Forbidden => "Forbidden",
             Self::NotFound => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
-            Self::Conflict { .. } => "Conflict",
+            Self::Conflict { .. } | Self::Constraint { .. } => "Conflict",
             Self::PreconditionFailed => "Precondition failed",
+            Self::PreconditionRequired => "Precondition required",
             Self::PayloadTooLarge { .. } => "Payload too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::TooManyRequests { .. } => "Too many requests",
@@ -221,7 +289,7 @@ impl Error {
     /// The human-readable explanation of this occurrence.
     pub fn detail(&self) -> Cow<'_, str> {
         match self {
-            Self::Validation(errors) => match errors.as_slice() {
+            Self::Validation(errors) | Self::Malformed(errors) => match errors.as_slice() {
                 [one] => Cow::Owned(format!("{}: {}", one.field, one.message)),
                 _ => Cow::Borrowed("some fields are invalid; see `errors`"),
             },
@@ -235,8 +303,16 @@ impl Error {
             Self::MethodNotAllowed { allow } => {
                 Cow::Owned(format!("this resource supports only {}", allow.join(", ")))
             }
+            Self::Constraint { kind, .. } => Cow::Borrowed(match kind {
+                ConstraintKind::Unique => UNIQUE_VIOLATION_DETAIL,
+                ConstraintKind::ForeignKey => "the request conflicts with related resources",
+                ConstraintKind::Check => "a value is not allowed",
+            }),
             Self::PreconditionFailed => {
                 Cow::Borrowed("the resource has changed since it was read (If-Match)")
+            }
+            Self::PreconditionRequired => {
+                Cow::Borrowed("this request must carry If-Match with the ETag of a read")
             }
             Self::PayloadTooLarge { limit } => {
                 Cow::Owned(format!("the request body is larger than {limit} bytes"))
@@ -254,7 +330,7 @@ impl Error {
     /// The problem document for this error.
     pub fn problem(&self, request_id: &str) -> Problem<'_> {
         let (errors, field) = match self {
-            Self::Validation(errors) => (errors.as_slice(), None),
+            Self::Validation(errors) | Self::Malformed(errors) => (errors.as_slice(), None),
             Self::Conflict { field, .. } => (&[][..], field.as_deref()),
             _ => (&[][..], None),
         };
@@ -341,36 +417,38 @@ impl<T> Context<T> for Option<T> {
 
 /// Refinements on results that already carry an [`Error`].
 pub trait ResultExt<T> {
-    /// When the database constraint `constraint` caused a 409, name `field` in it:
-    /// `db.execute(INSERT_ORG, ..).on_constraint("org_slug_key", "slug")`.
+    /// When the database constraint `constraint` refused the write, name the
+    /// API `field` it is about: a unique violation becomes a 409 "`field` is
+    /// already taken", a foreign key a 422 "`field` does not refer to an
+    /// existing resource" (for an insert or update; a delete that is still
+    /// referenced keeps its 409), a check a 422 naming the field:
+    /// `tx.fetch_one(INSERT_ORG, ..).on_constraint("org_slug_key", "slug")`.
     fn on_constraint(self, constraint: &str, field: &str) -> Result<T, Error>;
 }
 
 impl<T> ResultExt<T> for Result<T, Error> {
     fn on_constraint(self, constraint: &str, field: &str) -> Result<T, Error> {
         self.map_err(|err| match err {
-            Error::Conflict {
+            Error::Constraint {
+                kind,
                 constraint: Some(name),
-                detail,
-                field: _,
-            } if name == constraint => Error::Conflict {
-                detail: if detail == UNIQUE_VIOLATION_DETAIL
-                    || detail.ends_with(" is already taken")
-                {
-                    format!("{field} is already taken")
-                } else {
-                    detail
+            } if name == constraint => match kind {
+                ConstraintKind::Unique => Error::Conflict {
+                    detail: format!("{field} is already taken"),
+                    field: Some(field.to_owned()),
                 },
-                field: Some(field.to_owned()),
-                constraint: Some(name),
+                ConstraintKind::ForeignKey => {
+                    Error::field(field, "does not refer to an existing resource")
+                }
+                ConstraintKind::Check => Error::field(field, "is not an allowed value"),
             },
             other => other,
         })
     }
 }
 
-/// The detail of a unique violation whose field is not known.
-pub(crate) const UNIQUE_VIOLATION_DETAIL: &str = "a value is already taken";
+/// The detail of a unique violation whose field is not named.
+const UNIQUE_VIOLATION_DETAIL: &str = "a value is already taken";
 
 #[cfg(test)]
 mod tests {
@@ -385,9 +463,39 @@ mod tests {
         let cases: Vec<(Error, u16, &str, &str)> = vec![
             (
                 Error::field("name", "must not be empty"),
-                400,
+                422,
                 "validation-error",
                 "one field error",
+            ),
+            (
+                Error::Malformed(vec![FieldError::new("limit", "expected a number")]),
+                400,
+                "malformed-request",
+                "wrong type",
+            ),
+            (
+                Error::Constraint {
+                    kind: ConstraintKind::Unique,
+                    constraint: Some("org_slug_key".into()),
+                },
+                409,
+                "conflict",
+                "unnamed unique violation",
+            ),
+            (
+                Error::Constraint {
+                    kind: ConstraintKind::Check,
+                    constraint: None,
+                },
+                422,
+                "validation-error",
+                "unnamed check violation",
+            ),
+            (
+                Error::PreconditionRequired,
+                428,
+                "precondition-required",
+                "no If-Match",
             ),
             (
                 Error::BadRequest("bad cursor".into()),
@@ -509,25 +617,50 @@ mod tests {
 
     #[test]
     fn on_constraint_names_the_field_only_for_that_constraint() {
-        let from_db = || -> Result<(), Error> {
-            Err(Error::Conflict {
-                field: None,
-                detail: UNIQUE_VIOLATION_DETAIL.into(),
+        let from_db = |kind| -> Result<(), Error> {
+            Err(Error::Constraint {
+                kind,
                 constraint: Some("org_slug_key".into()),
             })
         };
-        match from_db().on_constraint("org_slug_key", "slug") {
-            Err(Error::Conflict { field, detail, .. }) => {
-                assert_eq!(field.as_deref(), Some("slug"));
-                assert_eq!(detail, "slug is already taken");
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-        match from_db().on_constraint("other_key", "name") {
-            Err(Error::Conflict { field, .. }) => assert_eq!(field, None),
-            other => panic!("unexpected {other:?}"),
+        let cases = [
+            (ConstraintKind::Unique, 409, "slug is already taken"),
+            (
+                ConstraintKind::ForeignKey,
+                422,
+                "slug: does not refer to an existing resource",
+            ),
+            (ConstraintKind::Check, 422, "slug: is not an allowed value"),
+        ];
+        for (kind, status, detail) in cases {
+            let err = from_db(kind)
+                .on_constraint("org_slug_key", "slug")
+                .unwrap_err();
+            assert_eq!(err.status(), status, "{kind:?}");
+            assert_eq!(err.detail(), detail, "{kind:?}");
+            let json = body(&err);
+            let named = json["field"]
+                .as_str()
+                .or(json["errors"][0]["field"].as_str());
+            assert_eq!(named, Some("slug"), "{kind:?}: {json}");
+            // Another constraint: nothing is named, and no schema name shows.
+            let other = from_db(kind)
+                .on_constraint("other_key", "name")
+                .unwrap_err();
+            let text = body(&other).to_string();
+            assert!(
+                !text.contains("org_slug_key") && !text.contains("\"field\""),
+                "{text}"
+            );
         }
         assert_eq!(Ok::<_, Error>(1).on_constraint("x", "y"), Ok(1));
+    }
+
+    #[test]
+    fn at_renames_the_field_by_its_api_path() {
+        let err = Error::field("slug", "must be 3-63 characters").at("org_slug");
+        assert_eq!(err, Error::field("org_slug", "must be 3-63 characters"));
+        assert_eq!(Error::NotFound.at("x"), Error::NotFound);
     }
 
     #[test]

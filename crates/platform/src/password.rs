@@ -367,7 +367,7 @@ mod tests {
         ] {
             let err = Password::parse(input.to_owned()).unwrap_err();
             assert_eq!(err, Error::field("password", message));
-            assert_eq!(err.status(), 400);
+            assert_eq!(err.status(), 422, "a rule, not a shape: 422");
             assert!(!err.to_string().contains(input));
         }
     }

@@ -54,14 +54,15 @@
 //!
 //! # Errors
 //!
-//! [`map_failure`] maps the host's error to [`Error`]: unique violation
-//! (23505) → 409 naming the field (from [`ResultExt::on_constraint`], the
-//! constraint name `<table>_<field>_key`, or the key columns), foreign key
-//! (23503) → 400 on the referencing field or 409 "still referenced", not
-//! null/check (23502/23514) → 400, data exceptions (22xxx, e.g. 22P02
-//! invalid text representation) → 400, connection failure, serialization
-//! failure, timeout → 503, anything else → 500. No SQL, host or connection
-//! string reaches a response.
+//! [`map_failure`] maps the host's error to [`Error`] by SQLSTATE alone,
+//! never by Postgres's message text (its wording follows `lc_messages`): a
+//! unique, foreign-key or check violation (23505/23P01, 23503, 23514) is
+//! [`Error::Constraint`] carrying the constraint's name, which names no
+//! field until the handler does with [`ResultExt::on_constraint`]; a
+//! not-null violation (23502) is a bug, 500; data exceptions (22xxx, e.g.
+//! 22P02 invalid text representation) → 400; connection failure,
+//! serialization failure, timeout → 503; anything else → 500. No SQL, host,
+//! schema name or connection string reaches a response.
 //!
 //! [`ResultExt::on_constraint`]: crate::error::ResultExt::on_constraint
 //!
@@ -79,7 +80,7 @@ use std::cell::Cell;
 use serde::de::DeserializeOwned;
 
 use crate::domain::{OrgId, Slug};
-use crate::error::{Cause, Error, FieldError, UNIQUE_VIOLATION_DETAIL};
+use crate::error::{Cause, ConstraintKind, Error};
 use crate::log;
 
 /// One query parameter. Each kind binds only to its own Postgres type.
@@ -181,28 +182,9 @@ impl DbFailure {
             .filter(|v| !v.is_empty())
     }
 
-    /// The constraint that fired: the `constraint` extra, else the quoted
-    /// name in the message (`… violates unique constraint "org_slug_key"`).
+    /// The constraint that fired, as the host reports it.
     pub fn constraint(&self) -> Option<String> {
-        if let Some(name) = self.extra("constraint") {
-            return Some(name.to_owned());
-        }
-        let start = self.message.find("constraint \"")? + "constraint \"".len();
-        let end = self.message[start..].find('"')?;
-        Some(self.message[start..start + end].to_owned())
-    }
-
-    /// The table: the `table` extra, else the first quoted name after
-    /// `on table` or `relation` in the message.
-    pub fn table(&self) -> Option<String> {
-        if let Some(name) = self.extra("table") {
-            return Some(name.to_owned());
-        }
-        ["on table \"", "relation \""].iter().find_map(|marker| {
-            let start = self.message.find(marker)? + marker.len();
-            let end = self.message[start..].find('"')?;
-            Some(self.message[start..start + end].to_owned())
-        })
+        self.extra("constraint").map(str::to_owned)
     }
 }
 
@@ -272,53 +254,6 @@ pub fn decode_rows<T: DeserializeOwned>(json: &str) -> Result<Vec<T>, Error> {
     })
 }
 
-/// The field a constraint name is about: `<table>_<field>_<suffix>` with
-/// suffix `key`, `fkey`, `check`, `idx`, `unique` or `excl`; a leading
-/// `org_id_` of a composite key is dropped (`companies_org_id_slug_key` →
-/// `slug`).
-pub fn field_from_constraint(constraint: &str, table: &str) -> Option<String> {
-    let rest = constraint.strip_prefix(table)?.strip_prefix('_')?;
-    let field = ["_key", "_fkey", "_check", "_idx", "_unique", "_excl"]
-        .iter()
-        .find_map(|suffix| rest.strip_suffix(suffix))?;
-    let field = match field.strip_prefix("org_id_") {
-        Some(inner) if !inner.is_empty() => inner,
-        _ => field,
-    };
-    (!field.is_empty()).then(|| field.to_owned())
-}
-
-/// The plain column names in a detail like `Key (org_id, slug)=(…) already exists.`
-pub fn key_columns(detail: &str) -> Option<Vec<String>> {
-    let rest = detail.strip_prefix("Key (")?;
-    let end = rest.find(")=")?;
-    let columns: Vec<String> = rest[..end].split(", ").map(str::to_owned).collect();
-    let plain = |c: &String| {
-        c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch == '_')
-            && c.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    };
-    columns.iter().all(plain).then_some(columns)
-}
-
-/// The field to name for a constraint violation, if it can be told.
-fn violated_field(db: &DbFailure) -> Option<String> {
-    if let (Some(constraint), Some(table)) = (db.constraint(), db.table())
-        && let Some(field) = field_from_constraint(&constraint, &table)
-    {
-        return Some(field);
-    }
-    let columns = key_columns(db.detail.as_deref()?)?;
-    let own: Vec<String> = columns.into_iter().filter(|c| c != "org_id").collect();
-    (!own.is_empty()).then(|| own.join(","))
-}
-
-fn column_in_message(message: &str) -> Option<String> {
-    let start = message.find("column \"")? + "column \"".len();
-    let end = message[start..].find('"')?;
-    Some(message[start..start + end].to_owned())
-}
-
 /// Maps a host failure to the one [`Error`]. Logs what the client must not see.
 pub fn map_failure(failure: PgFailure) -> Error {
     match failure {
@@ -359,38 +294,18 @@ pub fn map_failure(failure: PgFailure) -> Error {
 
 fn map_db_failure(db: DbFailure) -> Error {
     let code = db.code.as_str();
+    let constraint = |kind| Error::Constraint {
+        kind,
+        constraint: db.constraint(),
+    };
     match code {
-        "23505" => {
-            let field = violated_field(&db);
-            Error::Conflict {
-                detail: field.as_ref().map_or_else(
-                    || UNIQUE_VIOLATION_DETAIL.to_owned(),
-                    |f| format!("{f} is already taken"),
-                ),
-                field,
-                constraint: db.constraint(),
-            }
+        "23505" | "23P01" => constraint(ConstraintKind::Unique),
+        "23503" => constraint(ConstraintKind::ForeignKey),
+        "23514" => constraint(ConstraintKind::Check),
+        // Every required column is the code's to fill: a NULL there is a bug.
+        "23502" => {
+            Error::Internal(Cause::new("a not-null constraint refused a write").with(db.message))
         }
-        "23503" if db.message.starts_with("update or delete") => Error::Conflict {
-            field: None,
-            detail: "the resource is still referenced by other resources".into(),
-            constraint: db.constraint(),
-        },
-        "23503" => Error::Validation(vec![FieldError::new(
-            violated_field(&db).unwrap_or_else(|| "reference".into()),
-            "does not refer to an existing resource",
-        )]),
-        "23502" => Error::Validation(vec![FieldError::new(
-            db.extra("column")
-                .map(str::to_owned)
-                .or_else(|| column_in_message(&db.message))
-                .unwrap_or_else(|| "value".into()),
-            "is required",
-        )]),
-        "23514" => match violated_field(&db) {
-            Some(field) => Error::field(field, "is not an allowed value"),
-            None => Error::BadRequest("a value is not allowed".into()),
-        },
         "22001" => Error::BadRequest("a value is too long".into()),
         "22003" => Error::BadRequest("a number is out of range".into()),
         "22P02" => Error::BadRequest("a value has an invalid format".into()),
@@ -1002,6 +917,7 @@ mod tests {
 
     #[test]
     fn a_duplicate_through_a_write_fetch_is_a_409_naming_the_field() {
+        use crate::error::ResultExt;
         let fake = FakeBackend::new();
         fake.fail_execute(
             "WITH t AS (INSERT",
@@ -1022,6 +938,7 @@ mod tests {
                     "INSERT INTO org (slug) VALUES ($1) RETURNING id",
                     &["acme".into()],
                 )
+                .on_constraint("org_slug_key", "slug")
             })
             .unwrap_err();
         match err {
@@ -1331,114 +1248,48 @@ mod tests {
     }
 
     #[test]
-    fn constraint_field_table() {
-        let cases = [
-            ("org_slug_key", "org", Some("slug"), "simple unique"),
-            (
-                "companies_org_id_slug_key",
-                "companies",
-                Some("slug"),
-                "composite with org_id",
-            ),
-            ("users_email_key", "users", Some("email"), "email"),
-            (
-                "org_members_user_id_fkey",
-                "org_members",
-                Some("user_id"),
-                "foreign key",
-            ),
-            ("partners_kind_check", "partners", Some("kind"), "check"),
-            ("org_pkey", "org", None, "primary key has no field"),
-            ("other_slug_key", "org", None, "other table"),
-            ("org__key", "org", None, "empty field"),
-        ];
-        for (constraint, table, expected, case) in cases {
-            assert_eq!(
-                field_from_constraint(constraint, table).as_deref(),
-                expected,
-                "{case}"
-            );
-        }
-    }
-
-    #[test]
-    fn key_columns_table() {
-        let cases: [(&str, Option<Vec<&str>>, &str); 4] = [
-            (
-                "Key (slug)=(acme) already exists.",
-                Some(vec!["slug"]),
-                "one column",
-            ),
-            (
-                "Key (org_id, slug)=(x, y) already exists.",
-                Some(vec!["org_id", "slug"]),
-                "two columns",
-            ),
-            (
-                "Key (lower(email::text))=(a@b) already exists.",
-                None,
-                "expression index",
-            ),
-            ("something else", None, "no key"),
-        ];
-        for (detail, expected, case) in cases {
-            let expected = expected.map(|v| v.into_iter().map(str::to_owned).collect::<Vec<_>>());
-            assert_eq!(key_columns(detail), expected, "{case}");
-        }
-    }
-
-    #[test]
     fn failure_mapping_table() {
-        let unique = PgFailure::Db(DbFailure {
-            code: "23505".into(),
-            message: "duplicate key value violates unique constraint \"companies_org_id_slug_key\""
-                .into(),
-            detail: Some("Key (org_id, slug)=(3f25…, acme) already exists.".into()),
-            extras: vec![],
-        });
-        let unique_with_table = PgFailure::Db(DbFailure {
-            code: "23505".into(),
-            message: "duplicate key value violates unique constraint \"org_slug_key\"".into(),
-            detail: None,
-            extras: vec![("table".into(), "org".into())],
-        });
+        let with_constraint = |code: &str, message: &str, constraint: &str| {
+            PgFailure::Db(DbFailure {
+                code: code.into(),
+                message: message.into(),
+                detail: Some("Key (org_id, slug)=(3f25…, acme) already exists.".into()),
+                extras: vec![
+                    ("constraint".into(), constraint.into()),
+                    ("table".into(), "companies".into()),
+                ],
+            })
+        };
         let cases: Vec<(PgFailure, u16, Option<&str>, &str)> = vec![
-            (unique, 409, Some("slug"), "unique → field from key columns"),
             (
-                unique_with_table,
-                409,
-                Some("slug"),
-                "unique → field from constraint and table",
-            ),
-            (
-                db_failure(
+                with_constraint(
                     "23505",
-                    "duplicate key value violates unique constraint \"u_idx\"",
-                    Some("Key (lower(email::text))=(a) already exists."),
+                    "duplicate key value violates unique constraint \"companies_org_id_slug_key\"",
+                    "companies_org_id_slug_key",
                 ),
                 409,
                 None,
-                "unique on an expression",
+                "unique: no field until the handler names one",
             ),
             (
-                db_failure(
+                with_constraint(
+                    "23P01",
+                    "conflicting key value violates exclusion constraint",
+                    "x_excl",
+                ),
+                409,
+                None,
+                "exclusion",
+            ),
+            (
+                with_constraint(
                     "23503",
                     "insert or update on table \"companies\" violates foreign key constraint \"companies_org_id_fkey\"",
-                    Some("Key (org_id)=(x) is not present in table \"org\"."),
-                ),
-                400,
-                Some("org_id"),
-                "fk on insert",
-            ),
-            (
-                db_failure(
-                    "23503",
-                    "update or delete on table \"org\" violates foreign key constraint \"companies_org_id_fkey\" on table \"companies\"",
-                    None,
+                    "companies_org_id_fkey",
                 ),
                 409,
                 None,
-                "fk on delete",
+                "foreign key",
             ),
             (
                 db_failure(
@@ -1446,29 +1297,19 @@ mod tests {
                     "null value in column \"name\" of relation \"org\" violates not-null constraint",
                     None,
                 ),
-                400,
-                Some("name"),
-                "not null",
+                500,
+                None,
+                "not null is a bug",
             ),
             (
-                db_failure(
+                with_constraint(
                     "23514",
                     "new row for relation \"partners\" violates check constraint \"partners_kind_check\"",
-                    None,
+                    "partners_kind_check",
                 ),
-                400,
-                Some("kind"),
-                "check: table from the message",
-            ),
-            (
-                db_failure(
-                    "23514",
-                    "new row violates check constraint \"positive\"",
-                    None,
-                ),
-                400,
+                422,
                 None,
-                "check without a field",
+                "check",
             ),
             (
                 db_failure("22P02", "invalid input syntax for type uuid: \"x\"", None),
@@ -1563,7 +1404,17 @@ mod tests {
                 assert_eq!(named.as_deref(), field, "{case}");
             }
             let body = String::from_utf8(err.to_response("r").body().to_vec()).unwrap();
-            for secret in ["pw", "SELEC", "postgres://", "db:5432", "3f25", "acme"] {
+            for secret in [
+                "pw",
+                "SELEC",
+                "postgres://",
+                "db:5432",
+                "3f25",
+                "acme",
+                "companies",
+                "_key",
+                "_fkey",
+            ] {
                 assert!(
                     !body.contains(secret),
                     "{case}: response leaks {secret:?}: {body}"
@@ -1573,16 +1424,18 @@ mod tests {
     }
 
     #[test]
-    fn unique_violation_keeps_the_constraint_for_on_constraint() {
+    fn the_handler_names_the_field_of_a_constraint() {
         use crate::error::ResultExt;
-        let failure = db_failure(
-            "23505",
-            "duplicate key value violates unique constraint \"users_email_lower_idx\"",
-            Some("Key (lower(email::text))=(a@b.c) already exists."),
-        );
+        let failure = PgFailure::Db(DbFailure {
+            code: "23505".into(),
+            message: "duplicate key value violates unique constraint \"users_email_lower_idx\""
+                .into(),
+            detail: Some("Key (lower(email::text))=(a@b.c) already exists.".into()),
+            extras: vec![("constraint".into(), "users_email_lower_idx".into())],
+        });
         let result: Result<(), Error> = Err(map_failure(failure));
         match result.on_constraint("users_email_lower_idx", "email") {
-            Err(Error::Conflict { field, detail, .. }) => {
+            Err(Error::Conflict { field, detail }) => {
                 assert_eq!(field.as_deref(), Some("email"));
                 assert_eq!(detail, "email is already taken");
             }

@@ -133,9 +133,12 @@ impl RequestCtx {
         for pair in self.query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             if percent_decode(key).as_deref() == Some(name) {
-                return percent_decode(value)
-                    .map(Some)
-                    .ok_or_else(|| Error::field(name, "is not valid percent-encoded UTF-8"));
+                return percent_decode(value).map(Some).ok_or_else(|| {
+                    Error::Malformed(vec![FieldError::new(
+                        name,
+                        "is not valid percent-encoded UTF-8",
+                    )])
+                });
             }
         }
         Ok(None)
@@ -224,26 +227,29 @@ pub fn check_json_content_type(content_type: Option<&str>) -> Result<(), Error> 
     }
 }
 
-/// Parses `body` as JSON into `T`: 413 over `limit`, 400 naming the field or position.
+/// Parses `body` as JSON into `T`: 413 over `limit`; 400 for malformed JSON
+/// (naming the position) or a body of the wrong shape: a wrong type, a
+/// missing or unknown field, named by its path (`settings.default_currency`).
 pub fn parse_json_body<T: DeserializeOwned>(body: &[u8], limit: usize) -> Result<T, Error> {
     if body.len() > limit {
         return Err(Error::PayloadTooLarge { limit });
     }
-    serde_json::from_slice(body).map_err(|err| json_error(&err))
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|err| json_error(&err.path().to_string(), err.inner()))?;
+    de.end().map_err(|err| json_error(".", &err))?;
+    Ok(value)
 }
 
-fn json_error(err: &serde_json::Error) -> Error {
+fn json_error(path: &str, err: &serde_json::Error) -> Error {
     use serde_json::error::Category;
     let position = format!("line {} column {}", err.line(), err.column());
     match err.classify() {
         Category::Data => {
             let message = err.to_string();
-            // serde's messages carry the field name in backticks:
-            // "unknown field `x`, expected …", "missing field `y`".
-            let field = field_in_message(&message);
             let text = strip_position(&message);
-            match field {
-                Some(field) => Error::Validation(vec![FieldError::new(field, text)]),
+            match field_path(path, field_in_message(&message).as_deref()) {
+                Some(field) => Error::Malformed(vec![FieldError::new(field, text)]),
                 None => Error::BadRequest(format!("invalid JSON body at {position}: {text}")),
             }
         }
@@ -251,6 +257,21 @@ fn json_error(err: &serde_json::Error) -> Error {
         Category::Syntax | Category::Io => {
             Error::BadRequest(format!("malformed JSON body at {position}"))
         }
+    }
+}
+
+/// The API path of the field at fault: where the deserializer was (`.` at
+/// the top), plus the field a missing/unknown/duplicate message names.
+fn field_path(path: &str, named: Option<&str>) -> Option<String> {
+    let at = (path != ".").then_some(path);
+    match (at, named) {
+        (Some(at), Some(name)) if at == name || at.ends_with(&format!(".{name}")) => {
+            Some(at.to_owned())
+        }
+        (Some(at), Some(name)) => Some(format!("{at}.{name}")),
+        (None, Some(name)) => Some(name.to_owned()),
+        (Some(at), None) => Some(at.to_owned()),
+        (None, None) => None,
     }
 }
 
@@ -431,7 +452,7 @@ mod tests {
                 Some("application/json"),
                 r#"{"name":"A","seats":-1}"#,
                 400,
-                None,
+                Some("seats"),
                 "wrong type",
             ),
             (
@@ -458,7 +479,7 @@ mod tests {
                     assert_eq!(err.status(), status, "{case}: {err}");
                     if let Some(field) = field {
                         match &err {
-                            Error::Validation(errors) => {
+                            Error::Malformed(errors) => {
                                 assert_eq!(errors[0].field, field, "{case}")
                             }
                             other => panic!("{case}: expected a field error, got {other:?}"),
@@ -467,6 +488,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn nested_fields_are_named_by_their_api_path() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Matching {
+            threshold: u8,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Settings {
+            default_currency: String,
+            matching: Option<Matching>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Patch {
+            settings: Settings,
+            tags: Option<Vec<String>>,
+        }
+        let cases = [
+            (
+                r#"{"settings":{"default_currency":1}}"#,
+                "settings.default_currency",
+                "wrong type",
+            ),
+            (
+                r#"{"settings":{}}"#,
+                "settings.default_currency",
+                "missing nested",
+            ),
+            (
+                r#"{"settings":{"default_currency":"EUR","colour":1}}"#,
+                "settings.colour",
+                "unknown nested",
+            ),
+            (
+                r#"{"settings":{"default_currency":"EUR","matching":{"threshold":"x"}}}"#,
+                "settings.matching.threshold",
+                "two levels down",
+            ),
+            (
+                r#"{"settings":{"default_currency":"EUR"},"tags":["a",2]}"#,
+                "tags[1]",
+                "array element",
+            ),
+            (r#"{"other":1}"#, "other", "unknown at the top"),
+        ];
+        for (body, field, case) in cases {
+            let err = parse_json_body::<Patch>(body.as_bytes(), 1000).unwrap_err();
+            assert_eq!(err.status(), 400, "{case}");
+            match err {
+                Error::Malformed(errors) => assert_eq!(errors[0].field, field, "{case}"),
+                other => panic!("{case}: {other:?}"),
+            }
+        }
+        let trailing = parse_json_body::<serde_json::Value>(b"{} x", 100).unwrap_err();
+        assert_eq!(trailing.status(), 400, "trailing characters");
     }
 
     #[test]

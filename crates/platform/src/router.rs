@@ -425,7 +425,7 @@ mod tests {
                 "",
                 "wrong method on a post route",
             ),
-            (Method::Post, "/v1/orgs", 400, "", "handler error"),
+            (Method::Post, "/v1/orgs", 422, "", "handler error"),
         ];
         for (method, path, status, body, case) in cases {
             let response = call(method, path);

@@ -114,6 +114,6 @@ mod tests {
 
     #[test]
     fn invalid_is_a_field_error() {
-        assert_eq!(OrgId::parse("x").unwrap_err().status(), 400);
+        assert_eq!(OrgId::parse("x").unwrap_err().status(), 422);
     }
 }

@@ -288,27 +288,28 @@ mod tests {
     }
 
     #[test]
-    fn bad_bodies_are_400() {
+    fn bad_bodies_are_400_or_422() {
         let e = env();
         let auth = Some("Bearer s3cret");
+        // 400: the body has not the request's shape; 422: a value breaks a rule.
         let cases = [
-            (true, "{}"),
-            (true, r#"{"target": "latest"}"#),
-            (true, r#"{"target": "head", "x": 1}"#),
-            (false, "{}"),
-            (false, r#"{"steps": 0}"#),
-            (false, r#"{"steps": -1}"#),
-            (false, r#"{"steps": 1, "target": "base"}"#),
-            (false, r#"{"target": "head"}"#),
+            (true, "{}", 400),
+            (true, r#"{"target": "latest"}"#, 422),
+            (true, r#"{"target": "head", "x": 1}"#, 400),
+            (false, "{}", 400),
+            (false, r#"{"steps": 0}"#, 422),
+            (false, r#"{"steps": -1}"#, 400),
+            (false, r#"{"steps": 1, "target": "base"}"#, 400),
+            (false, r#"{"target": "head"}"#, 422),
         ];
-        for (is_upgrade, body) in cases {
+        for (is_upgrade, body, status) in cases {
             let ctx = req(Method::Post, auth, body);
             let result = if is_upgrade {
                 upgrade(&ctx, &e, SET)
             } else {
                 downgrade(&ctx, &e, SET)
             };
-            assert_eq!(result.unwrap_err().status(), 400, "{body}");
+            assert_eq!(result.unwrap_err().status(), status, "{body}");
         }
         assert!(e.fake.statements().is_empty(), "nothing ran");
     }

@@ -8,7 +8,8 @@
 //!
 //! - `POST /probe/items` `{"how": "fetch"|"transaction", "slug", "parent_id"?}`:
 //!   `INSERT … RETURNING` through `Db::fetch_one`, alone or inside
-//!   `Db::transaction`; 201 with the row, or the platform's problem.
+//!   `Db::transaction`; 201 with the row, or the platform's problem, with the
+//!   constraints named as fields the way a real handler names them.
 //! - `POST /probe/tenant-items` `{"org_id", "slug"}`: the same inside
 //!   `Db::tenant`.
 //! - `POST /probe/trap-in-transaction` `{"slug"}`: inserts inside
@@ -17,7 +18,7 @@
 use plinth_platform::domain::OrgId;
 use plinth_platform::pg::{Db, Param};
 use plinth_platform::response::json;
-use plinth_platform::{Error, HandlerResult, RequestCtx, Router, config};
+use plinth_platform::{Error, HandlerResult, RequestCtx, ResultExt, Router, config};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -49,11 +50,14 @@ fn insert_item(ctx: &RequestCtx) -> HandlerResult {
     let item: NewItem = ctx.json()?;
     let params = [Param::from(&item.slug), Param::from(item.parent_id)];
     let db = db()?;
-    let row: Value = match item.how.as_str() {
-        "fetch" => db.fetch_one(INSERT_ITEM, &params)?,
-        "transaction" => db.transaction(|tx| tx.fetch_one(INSERT_ITEM, &params))?,
+    let row: Result<Value, Error> = match item.how.as_str() {
+        "fetch" => db.fetch_one(INSERT_ITEM, &params),
+        "transaction" => db.transaction(|tx| tx.fetch_one(INSERT_ITEM, &params)),
         _ => return Err(Error::field("how", "must be fetch or transaction")),
     };
+    let row = row
+        .on_constraint("probe_item_slug_key", "slug")
+        .on_constraint("probe_item_parent_id_fkey", "parent_id")?;
     json(201, &row)
 }
 
@@ -72,9 +76,11 @@ fn insert_tenant_item(ctx: &RequestCtx) -> HandlerResult {
     // A test fixture: the org comes from the body here only because this
     // probe has no tokens; real components take it from the caller.
     let org = OrgId::parse(&item.org_id).map_err(|_| Error::field("org_id", "is not a uuid"))?;
-    let row: Value = db()?.tenant(org, |tx| {
-        tx.fetch_one(INSERT_TENANT_ITEM, &[Param::from(&item.slug)])
-    })?;
+    let row: Value = db()?
+        .tenant(org, |tx| {
+            tx.fetch_one(INSERT_TENANT_ITEM, &[Param::from(&item.slug)])
+        })
+        .on_constraint("probe_tenant_item_org_id_slug_key", "slug")?;
     json(201, &row)
 }
 

@@ -9,7 +9,10 @@
 //! - [`config`]: Spin variables and [`config::Secret`].
 //! - [`pg`]: the one Postgres wrapper ([`Db`], [`TenantTx`], [`Param`]).
 //! - [`redis`]: the cache wrapper; [`s3`]: SigV4 signing and bucket checks.
-//! - [`domain`]: newtypes parsed at the edge ([`domain::OrgId`], [`domain::Slug`]).
+//! - [`domain`]: newtypes parsed at the edge ([`domain::OrgId`], [`domain::Slug`],
+//!   [`domain::Id`]).
+//! - [`page`]: bounded keyset pagination ([`PageRequest`], [`Page`], `TenantTx::fetch_page`);
+//!   [`etag`]: `ETag` and the `If-Match` check.
 //! - [`migrate`]: the migration engine; [`health`]: the readiness report.
 //! - [`log`], [`task`]: request-tagged log lines; small async helpers.
 //!
@@ -20,9 +23,11 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod etag;
 pub mod health;
 pub mod log;
 pub mod migrate;
+pub mod page;
 pub mod password;
 pub mod pg;
 pub mod redis;
@@ -34,6 +39,8 @@ pub mod task;
 pub mod token;
 
 pub use error::{Context, Error, FieldError, ResultExt};
+pub use etag::{ETag, Precondition, check_if_match};
+pub use page::{Keyed, Page, PageRequest};
 pub use pg::{Db, Param, TenantTx, Tx};
 pub use request::RequestCtx;
 pub use response::{Response, json};

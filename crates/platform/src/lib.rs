@@ -20,6 +20,7 @@
 //! pure logic compiles and is unit-tested natively, and everything that
 //! touches `spin_sdk` sits behind `cfg(target_arch = "wasm32")`.
 
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
@@ -35,6 +36,7 @@ pub mod request;
 pub mod response;
 pub mod router;
 pub mod s3;
+pub mod services;
 pub mod task;
 pub mod token;
 

@@ -424,6 +424,15 @@ impl Db {
             .map_err(|failure| self.failure(failure))
     }
 
+    /// The one text cell of `sql`, which must return exactly one row (a
+    /// statement the platform builds itself, e.g. the credential check).
+    pub(crate) fn fetch_start(&self, sql: &str, params: &[Param]) -> Result<String, Error> {
+        self.backend
+            .query_cell(sql, params)
+            .map_err(|failure| self.failure(failure))?
+            .ok_or_else(|| Error::internal("a one-row statement returned NULL"))
+    }
+
     fn failure(&self, failure: PgFailure) -> Error {
         self.failed.set(true);
         map_failure(failure)
@@ -434,16 +443,24 @@ impl Db {
     /// begin another transaction; a `Db` captured from outside that tries
     /// to is refused, and the outer transaction rolls back.
     pub fn transaction<R>(&self, f: impl FnOnce(&Tx<'_>) -> Result<R, Error>) -> Result<R, Error> {
-        self.in_transaction(FRESH_TRANSACTION_SQL, &[], f)
+        self.in_transaction(
+            |db| {
+                Ok(Start::fresh_if(
+                    db.execute(FRESH_TRANSACTION_SQL, &[])? > 0,
+                    (),
+                ))
+            },
+            |tx, ()| f(tx),
+        )
     }
 
-    /// `BEGIN`, then `first` (a statement that affects one row only in a
-    /// transaction of our own; see [`FRESH_TRANSACTION_SQL`]), then `f`.
-    fn in_transaction<R>(
+    /// `BEGIN`, then `start` (the first statement, which must tell whether
+    /// the transaction is our own: see [`FRESH_TRANSACTION_SQL`]), then `f`
+    /// with what `start` found.
+    pub(crate) fn in_transaction<S, R>(
         &self,
-        first: &str,
-        params: &[Param],
-        f: impl FnOnce(&Tx<'_>) -> Result<R, Error>,
+        start: impl Fn(&Db) -> Result<Start<S>, Error>,
+        f: impl FnOnce(&Tx<'_>, S) -> Result<R, Error>,
     ) -> Result<R, Error> {
         if self.in_transaction.replace(true) {
             // Leave the outer transaction unable to commit, whatever `f` does.
@@ -452,31 +469,44 @@ impl Db {
                 "a transaction cannot be opened inside another one",
             ));
         }
-        let result = self.run_transaction(first, params, f);
+        let result = self.run_transaction(start, f);
         self.in_transaction.set(false);
         result
     }
 
-    fn run_transaction<R>(
+    fn run_transaction<S, R>(
         &self,
-        first: &str,
-        params: &[Param],
-        f: impl FnOnce(&Tx<'_>) -> Result<R, Error>,
+        start: impl Fn(&Db) -> Result<Start<S>, Error>,
+        f: impl FnOnce(&Tx<'_>, S) -> Result<R, Error>,
     ) -> Result<R, Error> {
         self.execute("BEGIN", &[])?;
-        if self.execute(first, params)? == 0 {
-            log::warn(format_args!(
-                "pooled connection was inside a transaction left open by another request; rolled it back"
-            ));
-            self.execute("ROLLBACK", &[])?;
-            self.execute("BEGIN", &[])?;
-            if self.execute(first, params)? == 0 {
-                self.rollback();
-                return Err(Error::internal("cannot start a fresh transaction"));
+        let started = match start(self) {
+            Ok(Start::Fresh(found)) => found,
+            Ok(Start::Dirty) => {
+                log::warn(format_args!(
+                    "pooled connection was inside a transaction left open by another request; rolled it back"
+                ));
+                self.execute("ROLLBACK", &[])?;
+                self.execute("BEGIN", &[])?;
+                match start(self) {
+                    Ok(Start::Fresh(found)) => found,
+                    Ok(Start::Dirty) => {
+                        self.rollback();
+                        return Err(Error::internal("cannot start a fresh transaction"));
+                    }
+                    Err(err) => {
+                        self.rollback();
+                        return Err(err);
+                    }
+                }
             }
-        }
+            Err(err) => {
+                self.rollback();
+                return Err(err);
+            }
+        };
         self.failed.set(false);
-        match f(&Tx { db: self }) {
+        match f(&Tx { db: self }, started) {
             Ok(_) if self.failed.get() => {
                 // `f` handled a failed statement and went on; the transaction
                 // is aborted all the same, so nothing of it may be reported done.
@@ -509,16 +539,46 @@ impl Db {
         f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
         let org_param = [Param::Text(org.to_string())];
-        self.in_transaction(SET_TENANT_SQL, &org_param, |tx| {
-            f(&TenantTx { db: tx.db, org })
-        })
+        self.in_transaction(
+            |db| {
+                Ok(Start::fresh_if(
+                    db.execute(SET_TENANT_SQL, &org_param)? > 0,
+                    (),
+                ))
+            },
+            |tx, ()| {
+                f(&TenantTx {
+                    db: tx.db,
+                    org,
+                    caller: None,
+                })
+            },
+        )
+    }
+}
+
+/// What the first statement of a transaction found.
+pub(crate) enum Start<S> {
+    /// The transaction is our own; `S` is what the statement read.
+    Fresh(S),
+    /// The pooled connection was inside another request's transaction.
+    Dirty,
+}
+
+impl<S> Start<S> {
+    fn fresh_if(fresh: bool, found: S) -> Self {
+        if fresh {
+            Self::Fresh(found)
+        } else {
+            Self::Dirty
+        }
     }
 }
 
 /// A transaction in progress (the argument of [`Db::transaction`]): reads and
 /// statements on its connection, and no way to begin another transaction.
 pub struct Tx<'a> {
-    db: &'a Db,
+    pub(crate) db: &'a Db,
 }
 
 impl Tx<'_> {
@@ -550,14 +610,22 @@ impl Tx<'_> {
 /// A transaction scoped to one org. Every statement gets the org id bound as
 /// `$1`; the caller's parameters follow as `$2`, `$3`, ….
 pub struct TenantTx<'a> {
-    db: &'a Db,
-    org: OrgId,
+    pub(crate) db: &'a Db,
+    pub(crate) org: OrgId,
+    pub(crate) caller: Option<crate::auth::Caller>,
 }
 
 impl TenantTx<'_> {
     /// The org this transaction is scoped to.
     pub fn org_id(&self) -> OrgId {
         self.org
+    }
+
+    /// Who opened it, when it was opened for a caller ([`Db::tenant_as`]).
+    ///
+    /// [`Db::tenant_as`]: crate::pg::Db::tenant_as
+    pub fn caller(&self) -> Option<&crate::auth::Caller> {
+        self.caller.as_ref()
     }
 
     /// Every tenant statement must filter by the org: refuse one that does not

@@ -15,7 +15,12 @@ use std::fmt;
 
 use serde::de::DeserializeOwned;
 
+use std::rc::Rc;
+
+use crate::config::Source;
 use crate::error::{Error, FieldError};
+use crate::pg::Db;
+use crate::services::{NoServices, Services};
 
 pub use crate::response::{Response, json, json_static};
 
@@ -73,7 +78,7 @@ impl fmt::Display for Method {
     }
 }
 
-/// One request as a handler sees it.
+/// One request as a handler sees it, with the [`Services`] it may use.
 #[derive(Debug, Clone)]
 pub struct RequestCtx {
     method: Method,
@@ -83,6 +88,16 @@ pub struct RequestCtx {
     body: Vec<u8>,
     params: Vec<(&'static str, String)>,
     request_id: String,
+    services: ServicesHandle,
+}
+
+#[derive(Clone)]
+struct ServicesHandle(Rc<dyn Services>);
+
+impl fmt::Debug for ServicesHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Services")
+    }
 }
 
 impl RequestCtx {
@@ -110,7 +125,41 @@ impl RequestCtx {
             body,
             params: Vec::new(),
             request_id,
+            services: ServicesHandle(Rc::new(NoServices)),
         }
+    }
+
+    /// The same request with `services` (the router gives Spin's; a native
+    /// test gives a [`crate::services::fake::FakeServices`]).
+    pub fn with_services(mut self, services: Rc<dyn Services>) -> Self {
+        self.services = ServicesHandle(services);
+        self
+    }
+
+    pub fn services(&self) -> &dyn Services {
+        &*self.services.0
+    }
+
+    /// A new connection to the component's database.
+    pub fn db(&self) -> Result<Db, Error> {
+        self.services.0.db()
+    }
+
+    /// The component's settings.
+    pub fn config(&self) -> &dyn Source {
+        self.services.0.config()
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn now(&self) -> i64 {
+        self.services.0.now()
+    }
+
+    /// `N` bytes from a cryptographically secure source.
+    pub fn random<const N: usize>(&self) -> Result<[u8; N], Error> {
+        let mut out = [0u8; N];
+        self.services.0.fill_random(&mut out)?;
+        Ok(out)
     }
 
     pub fn method(&self) -> Method {

@@ -291,7 +291,8 @@ pub async fn handle(router: &Router, req: spin_sdk::http::Request) -> spin_sdk::
             )
         })
         .collect();
-    let ctx = RequestCtx::new(method, path, query, headers, req.into_body());
+    let ctx = RequestCtx::new(method, path, query, headers, req.into_body())
+        .with_services(std::rc::Rc::new(crate::services::SpinServices));
     let (status, headers, body) = dispatch(router, ctx).await.into_parts();
     let mut builder = spin_sdk::http::Response::builder();
     builder.status(status);

@@ -60,6 +60,10 @@ pub struct State {
     pub s3_access_key: String,
     pub s3_secret_key: String,
     pub admin_token: String,
+    /// `jwt_keys`: one Ed25519 signing key, `local1:<base64url seed>`.
+    pub jwt_keys: String,
+    /// `token_secret`: the HMAC key refresh-token successors derive from.
+    pub token_secret: String,
 }
 
 impl State {
@@ -83,7 +87,20 @@ impl State {
                     .parse()
                     .with_context(|| format!("bad {k} in {}", path.display()))
             };
-            return Ok(State {
+            // Secrets added after a state file was first written are made now.
+            let mut added = false;
+            let mut get_or_new = |k: &str, new: fn() -> Result<String>| -> Result<String> {
+                match get(k) {
+                    Ok(v) => Ok(v),
+                    Err(_) => {
+                        added = true;
+                        new()
+                    }
+                }
+            };
+            let jwt_keys = get_or_new("JWT_KEYS", new_jwt_keys)?;
+            let token_secret = get_or_new("TOKEN_SECRET", || util::random_hex(32))?;
+            let state = State {
                 pg_port: port("PG_PORT")?,
                 redis_port: port("REDIS_PORT")?,
                 s3_port: port("S3_PORT")?,
@@ -92,7 +109,13 @@ impl State {
                 s3_access_key: get("S3_ACCESS_KEY")?,
                 s3_secret_key: get("S3_SECRET_KEY")?,
                 admin_token: get("ADMIN_TOKEN")?,
-            });
+                jwt_keys,
+                token_secret,
+            };
+            if added {
+                state.save(layout)?;
+            }
+            return Ok(state);
         }
         // Hold all three listeners at once so the ports are distinct.
         let listeners: Vec<_> = (0..3)
@@ -112,6 +135,8 @@ impl State {
             s3_access_key: util::random_hex(10)?,
             s3_secret_key: util::random_hex(20)?,
             admin_token: util::random_hex(24)?,
+            jwt_keys: new_jwt_keys()?,
+            token_secret: util::random_hex(32)?,
         };
         state.save(layout)?;
         Ok(state)
@@ -122,7 +147,7 @@ impl State {
         let text = format!(
             "# Generated once by `cargo xtask services`; `services reset` wipes it.\n\
              PG_PORT={}\nREDIS_PORT={}\nS3_PORT={}\nPG_APP_PASSWORD={}\nPG_OWNER_PASSWORD={}\n\
-             S3_ACCESS_KEY={}\nS3_SECRET_KEY={}\nADMIN_TOKEN={}\n",
+             S3_ACCESS_KEY={}\nS3_SECRET_KEY={}\nADMIN_TOKEN={}\nJWT_KEYS={}\nTOKEN_SECRET={}\n",
             self.pg_port,
             self.redis_port,
             self.s3_port,
@@ -130,10 +155,18 @@ impl State {
             self.pg_owner_password,
             self.s3_access_key,
             self.s3_secret_key,
-            self.admin_token
+            self.admin_token,
+            self.jwt_keys,
+            self.token_secret
         );
         util::write_private(&layout.state_file(), &text)
     }
+}
+
+/// A `jwt_keys` value with one fresh Ed25519 seed (kid `local1`).
+fn new_jwt_keys() -> Result<String> {
+    let seed = hex::decode(util::random_hex(32)?)?;
+    Ok(format!("local1:{}", util::base64url(&seed)))
 }
 
 /// Which services this invocation started (the others were already running).
@@ -263,6 +296,8 @@ fn write_services_env(layout: &Layout, s: &State) -> Result<()> {
          SPIN_VARIABLE_S3_ACCESS_KEY={ak}\n\
          SPIN_VARIABLE_S3_SECRET_KEY={sk}\n\
          SPIN_VARIABLE_ADMIN_TOKEN={admin}\n\
+         SPIN_VARIABLE_JWT_KEYS={jwt_keys}\n\
+         SPIN_VARIABLE_TOKEN_SECRET={token_secret}\n\
          PLINTH_PG_SUPERUSER_URL=postgres://postgres@127.0.0.1:{pg}/postgres\n\
          PLINTH_PG_DATA={data}\n\
          PLINTH_REDIS_CONF={conf}\n",
@@ -275,6 +310,8 @@ fn write_services_env(layout: &Layout, s: &State) -> Result<()> {
         ak = s.s3_access_key,
         sk = s.s3_secret_key,
         admin = s.admin_token,
+        jwt_keys = s.jwt_keys,
+        token_secret = s.token_secret,
         data = abs(layout.pg()),
         conf = abs(redis::conf_path(&layout.redis())),
     );

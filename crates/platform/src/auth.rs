@@ -1,0 +1,543 @@
+//! Who is calling, and what they may do.
+//!
+//! A request's bearer token becomes [`Credentials`] after every check a
+//! token can pass on its own ([`token::inspect`]: structure, header, claims,
+//! times). Credentials are not yet a [`Caller`]: only the database makes
+//! one, in the first statement of the request's tenant work, by finding
+//!
+//! - the token's session, not revoked, not expired, whose stored access
+//!   digest is this token's SHA-256 (so the token is one this service
+//!   issued, byte for byte: no signature check is needed on the hot path,
+//!   and a revoked session is refused on the next request), and
+//! - the user's membership in the token's org, whose role (read now, not
+//!   taken from the token) must allow the route's [`Permission`].
+//!
+//! That check rides along with the tenant statement itself, so an
+//! authenticated read is one round trip: [`Db::tenant_read`]. A write opens a
+//! transaction whose first statement is the check: [`Db::tenant_as`].
+//! Third parties verify the same tokens' Ed25519 signatures with the JWKS.
+//!
+//! **Architecture Invariant**: a [`Caller`] is built only here, from a row
+//! the database returned for the token's digest; the org of tenant work is
+//! the token's, never the request's.
+//!
+//! **Relies on** PostgreSQL evaluating a function's arguments left to
+//! right: `set_config('app.org_id', …)` runs before the subquery that reads
+//! tenant rows under row-level security (`tests/e2e` proves it on every
+//! path that uses it).
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::config::Source;
+use crate::domain::{OrgId, SessionId, UserId};
+use crate::error::Error;
+use crate::log;
+use crate::pg::{Db, Param, Start, TenantTx, decode_rows, uses_param_one};
+use crate::request::RequestCtx;
+use crate::token::{self, AnyKid, Validation};
+
+/// A member's role in an org, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Viewer,
+    Member,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
+
+    /// Parses `owner`, `admin`, `member` or `viewer` (422 on `role` otherwise).
+    pub fn parse(value: &str) -> Result<Self, Error> {
+        Self::ALL
+            .into_iter()
+            .find(|role| role.as_str() == value)
+            .ok_or_else(|| Error::field("role", "must be owner, admin, member or viewer"))
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// Whether this role holds `permission`.
+    pub fn allows(self, permission: Permission) -> bool {
+        self >= permission.least_role()
+    }
+}
+
+/// What a route needs. The one table of who may do what is
+/// [`Permission::least_role`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read the org and its business data.
+    Read,
+    /// Create and change business data (companies, partners, files).
+    Write,
+    /// Change the org itself (name, slug, settings).
+    OrgUpdate,
+    /// Invite, remove and change members.
+    MembersManage,
+    /// Delete the org.
+    OrgDelete,
+}
+
+impl Permission {
+    /// The weakest role that holds this permission (stronger roles hold it too).
+    pub fn least_role(self) -> Role {
+        match self {
+            Self::Read => Role::Viewer,
+            Self::Write => Role::Member,
+            Self::OrgUpdate | Self::MembersManage => Role::Admin,
+            Self::OrgDelete => Role::Owner,
+        }
+    }
+}
+
+/// Settings token checks need: `jwt_issuer`, `jwt_audience`.
+pub fn validation(config: &dyn Source, now: i64) -> Result<Validation, Error> {
+    Ok(Validation::new(
+        config.get("jwt_issuer")?,
+        config.get("jwt_audience")?,
+        now,
+    ))
+}
+
+/// What a bearer token claims, after every check but the database's.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    user: UserId,
+    org: OrgId,
+    session: SessionId,
+    digest: String,
+}
+
+impl Credentials {
+    /// The `Authorization: Bearer` token of the request; 401 when it is
+    /// missing or fails any check a token can fail on its own.
+    pub fn from_request(ctx: &RequestCtx) -> Result<Self, Error> {
+        let token = bearer(ctx.header("authorization")).ok_or(Error::Unauthorized)?;
+        let validation = validation(ctx.config(), ctx.now())?;
+        Self::from_token(token, &validation)
+    }
+
+    pub fn from_token(token: &str, validation: &Validation) -> Result<Self, Error> {
+        let claims = token::inspect(token, &AnyKid, validation).map_err(|reason| {
+            log::warn(format_args!("token refused: {reason}"));
+            Error::Unauthorized
+        })?;
+        let unauthorized = |_| Error::Unauthorized;
+        Ok(Self {
+            user: UserId::parse(&claims.sub).map_err(unauthorized)?,
+            org: OrgId::parse(&claims.org).map_err(unauthorized)?,
+            session: SessionId::parse(&claims.sid).map_err(unauthorized)?,
+            digest: token::token_digest(token),
+        })
+    }
+
+    /// The org the token is for (not yet confirmed).
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme in any case).
+pub fn bearer(header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A confirmed caller: the database found the token's live session and the
+/// user's membership, with this role, in this org.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    user: UserId,
+    org: OrgId,
+    session: SessionId,
+    role: Role,
+}
+
+impl Caller {
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+    pub fn org(&self) -> OrgId {
+        self.org
+    }
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+    pub fn role(&self) -> Role {
+        self.role
+    }
+}
+
+/// The caller's role, NULL when the session or the membership is not there.
+/// `$s` session, `$u` user, `$d` digest, `$o` org (uuid) are filled in.
+const ROLE_SQL: &str = "SELECT m.role FROM sessions s JOIN memberships m ON m.user_id = s.user_id \
+     WHERE s.id = $s AND s.user_id = $u AND m.org_id = $o AND s.revoked_at IS NULL \
+     AND s.expires_at > now() AND $d IN (s.access_digest, s.prev_access_digest)";
+
+/// Whether the session itself is live (to tell 401 from 403).
+const SESSION_SQL: &str = "SELECT EXISTS (SELECT 1 FROM sessions s WHERE s.id = $s AND s.user_id = $u \
+     AND s.revoked_at IS NULL AND s.expires_at > now() AND $d IN (s.access_digest, s.prev_access_digest))";
+
+/// `sql` with the credential placeholders numbered from `first`:
+/// session, user, digest; `org` names the org parameter.
+fn numbered(sql: &str, first: usize, org: &str) -> String {
+    sql.replace("$s", &format!("${first}::text::uuid"))
+        .replace("$u", &format!("${}::text::uuid", first + 1))
+        .replace("$d", &format!("${}::text", first + 2))
+        .replace("$o", org)
+}
+
+impl Credentials {
+    fn params(&self) -> [Param; 3] {
+        [
+            Param::Text(self.session.as_str().to_owned()),
+            Param::Text(self.user.as_str().to_owned()),
+            Param::Text(self.digest.clone()),
+        ]
+    }
+
+    /// The caller, if the database found this role for it; else 401 (no live
+    /// session for this token) or 403 (no membership, or too weak a role).
+    fn confirm(
+        &self,
+        role: Option<&str>,
+        session_live: bool,
+        permission: Permission,
+    ) -> Result<Caller, Error> {
+        let Some(role) = role else {
+            return Err(if session_live {
+                Error::Forbidden
+            } else {
+                Error::Unauthorized
+            });
+        };
+        let role = Role::parse(role)
+            .map_err(|_| Error::internal(format!("a membership has an unknown role {role:?}")))?;
+        if !role.allows(permission) {
+            return Err(Error::Forbidden);
+        }
+        Ok(Caller {
+            user: self.user,
+            org: self.org,
+            session: self.session,
+            role,
+        })
+    }
+}
+
+/// The first statement of [`Db::tenant_as`]: sets the org for row-level
+/// security, says whether the transaction is our own, and reads the role.
+fn tenant_start_sql() -> String {
+    format!(
+        "SELECT json_build_array(set_config('app.org_id', $1, true), \
+         txid_current_if_assigned() IS NULL, ({}), ({}))::text",
+        numbered(ROLE_SQL, 2, "$1::text::uuid"),
+        numbered(SESSION_SQL, 2, "$1::text::uuid"),
+    )
+}
+
+/// One statement: the credential check, then (only when it passed, and
+/// after `app.org_id` is set) the tenant rows of `sql` as JSON.
+fn tenant_read_sql(sql: &str, params: usize) -> String {
+    let first = params + 2;
+    let sql = sql.trim().trim_end_matches(';').trim_end();
+    format!(
+        "WITH auth AS (SELECT ({role}) AS role, ({session}) AS live) \
+         SELECT json_build_array(set_config('app.org_id', $1::text, true), auth.role, auth.live, \
+         CASE WHEN auth.role IS NOT NULL THEN \
+         (SELECT coalesce(json_agg(t), '[]') FROM ({sql}\n) t) END)::text FROM auth",
+        role = numbered(ROLE_SQL, first, "$1"),
+        session = numbered(SESSION_SQL, first, "$1"),
+    )
+}
+
+/// `[set_config's value, fresh, role, session live]`.
+#[derive(Deserialize)]
+struct TenantStart(IgnoredAny, bool, Option<String>, bool);
+
+/// `[set_config's value, role, session live, rows]`.
+#[derive(Deserialize)]
+struct TenantRead<T>(IgnoredAny, Option<String>, bool, Option<Vec<T>>);
+
+impl Db {
+    /// Runs `f` in a transaction scoped to the credentials' org, once the
+    /// database has confirmed them and found a role that allows
+    /// `permission`: the first statement after `BEGIN` is that check (and
+    /// sets `app.org_id`), so it costs no extra round trip. 401/403 otherwise,
+    /// with nothing done. `f` finds the [`Caller`] in `tx.caller()`.
+    pub fn tenant_as<R>(
+        &self,
+        credentials: &Credentials,
+        permission: Permission,
+        f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let sql = tenant_start_sql();
+        let mut params = vec![Param::Text(credentials.org.as_str().to_owned())];
+        params.extend(credentials.params());
+        self.in_transaction(
+            |db| {
+                let cell = db.fetch_start(&sql, &params)?;
+                let TenantStart(_, fresh, role, live) = serde_json::from_str(&cell)
+                    .map_err(|err| Error::internal_from("decode the tenant check", &err))?;
+                Ok(if fresh {
+                    Start::Fresh((role, live))
+                } else {
+                    Start::Dirty
+                })
+            },
+            |tx, (role, live)| {
+                let caller = credentials.confirm(role.as_deref(), live, permission)?;
+                f(&TenantTx {
+                    db: tx.db,
+                    org: caller.org,
+                    caller: Some(caller),
+                })
+            },
+        )
+    }
+
+    /// The rows of a tenant read for confirmed credentials, in **one**
+    /// statement: the credential check, `app.org_id` for row-level security,
+    /// and `sql` (which filters with `org_id = $1` and numbers its own
+    /// parameters from `$2`, as in a [`TenantTx`]). 401/403 as for
+    /// [`Db::tenant_as`], with no row read.
+    pub fn tenant_read<T: serde::de::DeserializeOwned>(
+        &self,
+        credentials: &Credentials,
+        permission: Permission,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<(Caller, Vec<T>), Error> {
+        if !uses_param_one(sql) {
+            return Err(Error::internal(format!(
+                "tenant SQL does not use the org id ($1): {sql}"
+            )));
+        }
+        let mut all = Vec::with_capacity(params.len() + 4);
+        all.push(Param::from(credentials.org));
+        all.extend_from_slice(params);
+        all.extend(credentials.params());
+        let cell = self.fetch_start(&tenant_read_sql(sql, params.len()), &all)?;
+        let TenantRead(_, role, live, rows) =
+            serde_json::from_str::<TenantRead<serde_json::Value>>(&cell)
+                .map_err(|err| Error::internal_from("decode the tenant read", &err))?;
+        let caller = credentials.confirm(role.as_deref(), live, permission)?;
+        let rows = serde_json::to_string(&rows.unwrap_or_default())
+            .map_err(|err| Error::internal_from("re-encode tenant rows", &err))?;
+        Ok((caller, decode_rows(&rows)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::fake::FakeBackend;
+    use crate::token::{AccessClaims, KeyRing, mint};
+
+    const ORG: &str = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+    const USER: &str = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+    const SESSION: &str = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
+
+    fn credentials() -> (String, Credentials) {
+        let ring = KeyRing::parse(&crate::config::Secret::new(KeyRing::generate_entry(
+            "k1", [7; 32],
+        )))
+        .unwrap();
+        let token = mint(
+            &ring,
+            &AccessClaims {
+                iss: "iss".into(),
+                aud: "aud".into(),
+                sub: USER.into(),
+                org: ORG.into(),
+                role: "owner".into(),
+                sid: SESSION.into(),
+                jti: "j".into(),
+                iat: 1_000,
+                exp: 2_000,
+                nbf: None,
+            },
+        );
+        let creds = Credentials::from_token(&token, &Validation::new("iss", "aud", 1_500)).unwrap();
+        (token, creds)
+    }
+
+    #[test]
+    fn the_permission_table() {
+        use Permission::*;
+        let cases = [
+            (Role::Viewer, [true, false, false, false, false]),
+            (Role::Member, [true, true, false, false, false]),
+            (Role::Admin, [true, true, true, true, false]),
+            (Role::Owner, [true, true, true, true, true]),
+        ];
+        for (role, allowed) in cases {
+            for (permission, want) in [Read, Write, OrgUpdate, MembersManage, OrgDelete]
+                .into_iter()
+                .zip(allowed)
+            {
+                assert_eq!(role.allows(permission), want, "{role:?} {permission:?}");
+            }
+        }
+        assert_eq!(Role::parse("admin").unwrap(), Role::Admin);
+        assert_eq!(Role::parse("Admin").unwrap_err().status(), 422);
+    }
+
+    #[test]
+    fn bearer_header_table() {
+        let cases = [
+            (Some("Bearer abc"), Some("abc")),
+            (Some("bearer  abc "), Some("abc")),
+            (Some("Basic abc"), None),
+            (Some("Bearer"), None),
+            (Some("Bearer "), None),
+            (None, None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(bearer(header), want, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_carry_the_digest_of_the_exact_token() {
+        let (token, creds) = credentials();
+        assert_eq!(creds.digest, token::token_digest(&token));
+        assert_eq!(creds.org.as_str(), ORG);
+        assert_eq!(
+            Credentials::from_token(&token, &Validation::new("iss", "other", 1_500))
+                .unwrap_err()
+                .status(),
+            401
+        );
+    }
+
+    #[test]
+    fn tenant_read_is_one_statement_and_confirms_the_caller() {
+        let (_, creds) = credentials();
+        let fake = FakeBackend::new();
+        fake.answer(&format!(r#"["{ORG}","admin",true,[{{"n":1}}]]"#));
+        let db = Db::with_backend(fake.clone());
+        let (caller, rows): (Caller, Vec<serde_json::Value>) = db
+            .tenant_read(
+                &creds,
+                Permission::Read,
+                "SELECT 1 AS n FROM org WHERE id = $1 AND name = $2",
+                &["x".into()],
+            )
+            .unwrap();
+        assert_eq!(caller.role(), Role::Admin);
+        assert_eq!(rows, [serde_json::json!({"n": 1})]);
+        let calls = fake.calls();
+        assert_eq!(calls.len(), 1, "one round trip");
+        let (sql, params) = &calls[0];
+        assert!(
+            sql.contains("set_config('app.org_id', $1::text, true)"),
+            "{sql}"
+        );
+        assert!(sql.contains("s.id = $3::text::uuid"), "{sql}");
+        assert_eq!(params[0], Param::Uuid(ORG.into()));
+        assert_eq!(params[1], Param::Text("x".into()));
+        assert_eq!(params.len(), 5);
+    }
+
+    #[test]
+    fn tenant_read_refusals() {
+        let (_, creds) = credentials();
+        let cases = [
+            (
+                format!(r#"["{ORG}",null,false,null]"#),
+                Permission::Read,
+                401,
+            ),
+            (
+                format!(r#"["{ORG}",null,true,null]"#),
+                Permission::Read,
+                403,
+            ),
+            (
+                format!(r#"["{ORG}","viewer",true,[]]"#),
+                Permission::Write,
+                403,
+            ),
+        ];
+        for (answer, permission, status) in cases {
+            let fake = FakeBackend::new();
+            fake.answer(&answer);
+            let db = Db::with_backend(fake);
+            let err = db
+                .tenant_read::<serde_json::Value>(
+                    &creds,
+                    permission,
+                    "SELECT 1 FROM org WHERE id = $1",
+                    &[],
+                )
+                .unwrap_err();
+            assert_eq!(err.status(), status, "{answer}");
+        }
+    }
+
+    #[test]
+    fn tenant_as_checks_first_and_does_nothing_when_refused() {
+        let (_, creds) = credentials();
+        let fake = FakeBackend::new();
+        fake.answer(&format!(r#"["{ORG}",true,"member",true]"#));
+        let db = Db::with_backend(fake.clone());
+        let role = db
+            .tenant_as(&creds, Permission::Write, |tx| {
+                tx.execute(
+                    "UPDATE companies SET name = $2 WHERE org_id = $1",
+                    &["n".into()],
+                )?;
+                Ok(tx.caller().map(Caller::role))
+            })
+            .unwrap();
+        assert_eq!(role, Some(Role::Member));
+        let statements: Vec<String> = fake.calls().into_iter().map(|(sql, _)| sql).collect();
+        assert_eq!(statements[0], "BEGIN");
+        assert!(statements[1].contains("txid_current_if_assigned() IS NULL"));
+        assert!(statements[2].starts_with("UPDATE companies"));
+        assert_eq!(statements[3], "COMMIT");
+
+        let fake = FakeBackend::new();
+        fake.answer(&format!(r#"["{ORG}",true,"viewer",true]"#));
+        let db = Db::with_backend(fake.clone());
+        let err = db
+            .tenant_as(&creds, Permission::Write, |tx| {
+                tx.execute("DELETE FROM companies WHERE org_id = $1", &[])
+            })
+            .unwrap_err();
+        assert_eq!(err.status(), 403);
+        let statements: Vec<String> = fake.calls().into_iter().map(|(sql, _)| sql).collect();
+        assert!(
+            !statements.iter().any(|s| s.starts_with("DELETE")),
+            "{statements:?}"
+        );
+        assert_eq!(statements.last().map(String::as_str), Some("ROLLBACK"));
+    }
+
+    #[test]
+    fn tenant_as_starts_again_on_a_connection_left_in_a_transaction() {
+        let (_, creds) = credentials();
+        let fake = FakeBackend::new();
+        fake.answer(&format!(r#"["{ORG}",false,"owner",true]"#));
+        fake.answer(&format!(r#"["{ORG}",true,"owner",true]"#));
+        let db = Db::with_backend(fake.clone());
+        db.tenant_as(&creds, Permission::OrgDelete, |_| Ok(()))
+            .unwrap();
+        let statements: Vec<String> = fake.calls().into_iter().map(|(sql, _)| sql).collect();
+        assert_eq!(statements[2], "ROLLBACK");
+        assert_eq!(statements[3], "BEGIN");
+        assert_eq!(statements.last().map(String::as_str), Some("COMMIT"));
+    }
+}

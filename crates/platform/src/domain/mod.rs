@@ -1,10 +1,12 @@
 //! Domain newtypes: each has a private field and `parse` as its only
 //! constructor, so code below a handler never takes a raw `String`.
 
+mod email;
 pub mod id;
 mod org_id;
 mod slug;
 
 pub use id::{CompanyId, FileId, Id, Kind, PartnerId, SessionId, UserId};
+pub use email::Email;
 pub use org_id::OrgId;
 pub use slug::Slug;

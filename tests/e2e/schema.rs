@@ -1,6 +1,7 @@
 //! The tenant conventions checked against the live schema (pg_catalog /
-//! information_schema) after upgrading a scratch database to head, and the `org`
-//! table's own guarantees (slug uniqueness, settings_json, updated_at trigger).
+//! information_schema) after upgrading a scratch database to head, the `org`
+//! table's own guarantees (slug uniqueness, settings_json, updated_at trigger), and
+//! the identity tables' (constraint names the handlers map, cascades, grants).
 
 use postgres::Client;
 use postgres::error::SqlState;
@@ -10,11 +11,12 @@ use crate::helpers::{
 };
 
 /// Tables that are the named exceptions to the tenant rules.
-const GLOBAL_TABLES: [&str; 5] = [
+const GLOBAL_TABLES: [&str; 6] = [
     "org",
     "users",
     "sessions",
     "memberships",
+    "refresh_tokens",
     "schema_migrations",
 ];
 /// Tables without created_at/updated_at (bookkeeping).
@@ -285,7 +287,14 @@ fn check_live_schema(db: &str) {
     }
     // Every table is classified: a new one must be added here, as global (and
     // to the lint's allowlist) or as tenant, so the tenant rules run on it.
-    const EXPECTED_GLOBAL: &[&str] = &["org", "schema_migrations"];
+    const EXPECTED_GLOBAL: &[&str] = &[
+        "org",
+        "users",
+        "memberships",
+        "sessions",
+        "refresh_tokens",
+        "schema_migrations",
+    ];
     const EXPECTED_TENANT: &[&str] = &[];
     let tenant: Vec<&String> = found
         .iter()
@@ -493,4 +502,299 @@ fn org_table_guarantees() {
         .expect("constraint")
         .get(0);
     assert_eq!(still, 1, "the format check is back after the rollback");
+}
+
+/// The constraint a failed statement names, with its SQLSTATE.
+fn refused(e: &postgres::Error) -> (Option<&SqlState>, Option<&str>) {
+    (e.code(), e.as_db_error().and_then(|d| d.constraint()))
+}
+
+#[test]
+fn identity_table_guarantees() {
+    let db = migrated_db("schema_identity");
+    let mut su = pg_connect(&superuser_url_for(&db));
+    for table in ["users", "memberships", "sessions", "refresh_tokens"] {
+        let grants: String = su
+            .query_one(
+                "SELECT coalesce(string_agg(privilege_type::text, ',' ORDER BY privilege_type::text), '') \
+                 FROM information_schema.role_table_grants \
+                 WHERE grantee::text = $1 AND table_schema = 'public' AND table_name::text = $2",
+                &[&APP_ROLE, &table],
+            )
+            .expect("grants")
+            .get(0);
+        assert_eq!(
+            grants, "DELETE,INSERT,SELECT,UPDATE",
+            "{table}: the app role's privileges"
+        );
+    }
+    let email_index: String = su
+        .query_one(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND indexname = 'users_email_key'",
+            &[],
+        )
+        .expect("users_email_key exists")
+        .get(0);
+    assert!(
+        email_index.contains("UNIQUE") && email_index.contains("lower(email)"),
+        "users_email_key is a unique index on lower(email): {email_index}"
+    );
+
+    let mut owner = pg_connect(&owner_url_for(&db));
+    const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    const INSERT_USER: &str = "INSERT INTO users (email, name, password_hash, default_org_id) \
+                               VALUES ($1, $2, $3, $4::text::uuid) RETURNING id::text";
+    let org: String = owner
+        .query_one(
+            "INSERT INTO org (name, slug) VALUES ('Acme', 'acme') RETURNING id::text",
+            &[],
+        )
+        .expect("insert org")
+        .get(0);
+    let user: String = owner
+        .query_one(
+            INSERT_USER,
+            &[&"Ada@Example.com", &"Ada", &HASH, &Some(&org)],
+        )
+        .expect("insert user")
+        .get(0);
+
+    // Each refusal names the constraint a handler maps to a field.
+    let no_org: Option<&str> = None;
+    let cases: [(&str, &str, &str, SqlState, &str); 6] = [
+        (
+            "same email, other case",
+            "ada@EXAMPLE.com",
+            "Ada",
+            SqlState::UNIQUE_VIOLATION,
+            "users_email_key",
+        ),
+        (
+            "no @",
+            "ada.example.com",
+            "Ada",
+            SqlState::CHECK_VIOLATION,
+            "users_email_check",
+        ),
+        (
+            "two @",
+            "a@b@example.com",
+            "Ada",
+            SqlState::CHECK_VIOLATION,
+            "users_email_check",
+        ),
+        (
+            "@ at the end",
+            "ada@",
+            "Ada",
+            SqlState::CHECK_VIOLATION,
+            "users_email_check",
+        ),
+        (
+            "leading whitespace",
+            " ada@example.org",
+            "Ada",
+            SqlState::CHECK_VIOLATION,
+            "users_email_check",
+        ),
+        (
+            "blank name",
+            "bob@example.com",
+            "   ",
+            SqlState::CHECK_VIOLATION,
+            "users_name_check",
+        ),
+    ];
+    for (what, email, name, code, constraint) in cases {
+        let e = owner
+            .query_one(INSERT_USER, &[&email, &name, &HASH, &no_org])
+            .expect_err(what);
+        assert_eq!(refused(&e), (Some(&code), Some(constraint)), "{what}: {e}");
+    }
+    let long = format!("{}@example.com", "a".repeat(250));
+    let e = owner
+        .query_one(INSERT_USER, &[&long, &"Long", &HASH, &no_org])
+        .expect_err("email over 254 characters");
+    assert_eq!(
+        refused(&e),
+        (Some(&SqlState::CHECK_VIOLATION), Some("users_email_check")),
+        "{e}"
+    );
+    let e = owner
+        .query_one(
+            INSERT_USER,
+            &[
+                &"eve@example.com",
+                &"Eve",
+                &HASH,
+                &Some("00000000-0000-4000-8000-000000000000"),
+            ],
+        )
+        .expect_err("default org that does not exist");
+    assert_eq!(
+        refused(&e),
+        (
+            Some(&SqlState::FOREIGN_KEY_VIOLATION),
+            Some("users_default_org_id_fkey")
+        ),
+        "{e}"
+    );
+
+    owner
+        .execute(
+            "INSERT INTO memberships (org_id, user_id, role) VALUES ($1::text::uuid, $2::text::uuid, 'owner')",
+            &[&org, &user],
+        )
+        .expect("insert membership");
+    for (what, role, code, constraint) in [
+        (
+            "twice",
+            "admin",
+            SqlState::UNIQUE_VIOLATION,
+            "memberships_pkey",
+        ),
+        (
+            "unknown role",
+            "root",
+            SqlState::CHECK_VIOLATION,
+            "memberships_role_check",
+        ),
+    ] {
+        let e = owner
+            .execute(
+                "INSERT INTO memberships (org_id, user_id, role) VALUES ($1::text::uuid, $2::text::uuid, $3)",
+                &[&org, &user, &role],
+            )
+            .expect_err(what);
+        assert_eq!(
+            refused(&e),
+            (Some(&code), Some(constraint)),
+            "membership {what}: {e}"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let moved: bool = owner
+        .query_one(
+            "UPDATE memberships SET role = 'admin' WHERE user_id = $1::text::uuid \
+             RETURNING updated_at > created_at",
+            &[&user],
+        )
+        .expect("update membership")
+        .get(0);
+    assert!(moved, "memberships.updated_at moves on UPDATE");
+    let e = owner
+        .execute("DELETE FROM org WHERE id = $1::text::uuid", &[&org])
+        .expect_err("an org with members");
+    assert_eq!(
+        refused(&e),
+        (
+            Some(&SqlState::FOREIGN_KEY_VIOLATION),
+            Some("memberships_org_id_fkey")
+        ),
+        "{e}"
+    );
+
+    let digest = "a".repeat(64);
+    let session: String = owner
+        .query_one(
+            "INSERT INTO sessions (user_id, org_id, access_digest, expires_at) \
+             VALUES ($1::text::uuid, $3::text::uuid, $2, now() + interval '1 hour') RETURNING id::text",
+            &[&user, &digest, &org],
+        )
+        .expect("insert session")
+        .get(0);
+    for (column, constraint) in [
+        ("access_digest", "sessions_access_digest_check"),
+        ("prev_access_digest", "sessions_prev_access_digest_check"),
+    ] {
+        for bad in [
+            "A".repeat(64),
+            "a".repeat(63),
+            format!("{}g", "a".repeat(63)),
+        ] {
+            let e = owner
+                .execute(
+                    &format!("UPDATE sessions SET {column} = $1 WHERE id = $2::text::uuid"),
+                    &[&bad, &session],
+                )
+                .expect_err("not 64 lowercase hex characters");
+            assert_eq!(
+                refused(&e),
+                (Some(&SqlState::CHECK_VIOLATION), Some(constraint)),
+                "{column} = {bad:?}: {e}"
+            );
+        }
+    }
+    owner
+        .execute(
+            "UPDATE sessions SET prev_access_digest = access_digest, access_digest = $1 \
+             WHERE id = $2::text::uuid",
+            &[&"b".repeat(64), &session],
+        )
+        .expect("rotate the access digest");
+
+    const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (digest, session_id, expires_at) \
+                                  VALUES ($1, $2::text::uuid, now() + interval '30 days')";
+    owner
+        .execute(INSERT_REFRESH, &[&"c".repeat(64), &session])
+        .expect("insert refresh token");
+    let e = owner
+        .execute(INSERT_REFRESH, &[&"c".repeat(64), &session])
+        .expect_err("same digest twice");
+    assert_eq!(
+        refused(&e),
+        (
+            Some(&SqlState::UNIQUE_VIOLATION),
+            Some("refresh_tokens_pkey")
+        ),
+        "{e}"
+    );
+    let e = owner
+        .execute(INSERT_REFRESH, &[&"not-hex", &session])
+        .expect_err("a digest that is not hex");
+    assert_eq!(
+        refused(&e),
+        (
+            Some(&SqlState::CHECK_VIOLATION),
+            Some("refresh_tokens_digest_check")
+        ),
+        "{e}"
+    );
+    owner
+        .execute(
+            "UPDATE refresh_tokens SET successor_digest = $1, rotated_at = now() WHERE digest = $2",
+            &[&"d".repeat(64), &"c".repeat(64)],
+        )
+        .expect("rotate the refresh token");
+
+    // Deleting the user takes its memberships, sessions and their refresh tokens along;
+    // then the org can go, and a user pointing at it as default only loses the pointer.
+    owner
+        .execute("DELETE FROM users WHERE id = $1::text::uuid", &[&user])
+        .expect("delete user");
+    for table in ["memberships", "sessions", "refresh_tokens"] {
+        let left: i64 = owner
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .expect("count")
+            .get(0);
+        assert_eq!(left, 0, "{table}: cascaded from the user");
+    }
+    let other: String = owner
+        .query_one(
+            INSERT_USER,
+            &[&"grace@example.com", &"Grace", &HASH, &Some(&org)],
+        )
+        .expect("insert a user defaulting to the org")
+        .get(0);
+    owner
+        .execute("DELETE FROM org WHERE id = $1::text::uuid", &[&org])
+        .expect("delete an org without members");
+    let default_org: Option<String> = owner
+        .query_one(
+            "SELECT default_org_id::text FROM users WHERE id = $1::text::uuid",
+            &[&other],
+        )
+        .expect("the user stays")
+        .get(0);
+    assert_eq!(default_org, None, "default_org_id is set null with its org");
 }

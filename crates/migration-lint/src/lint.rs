@@ -36,6 +36,7 @@ pub const GLOBAL_TABLES: &[&str] = &[
     "users",
     "sessions",
     "memberships",
+    "refresh_tokens",
     "schema_migrations",
 ];
 

@@ -11,6 +11,7 @@ mod helpers;
 mod host_conformance;
 mod host_pool;
 mod host_routing;
+mod identity;
 mod manifest_errors;
 mod migrations;
 mod platform_writes;

@@ -15,14 +15,25 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// (name, path, needs the bench JWT)
-const SCENARIOS: &[(&str, &str, bool)] = &[
-    ("health-live", "/health/live", false),
-    ("noop", "/bench/noop", false),
-    ("pg", "/bench/pg", false),
-    ("redis", "/bench/redis", false),
-    ("jwt", "/bench/jwt", true),
-    ("all", "/bench/all", true),
+/// Which token a scenario sends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    None,
+    /// tests/apps/bench/token.txt, for the bench component.
+    BenchJwt,
+    /// A real access token from a sign-up made for the run.
+    Tenant,
+}
+
+/// (name, path, token)
+const SCENARIOS: &[(&str, &str, Auth)] = &[
+    ("health-live", "/health/live", Auth::None),
+    ("noop", "/bench/noop", Auth::None),
+    ("pg", "/bench/pg", Auth::None),
+    ("redis", "/bench/redis", Auth::None),
+    ("jwt", "/bench/jwt", Auth::BenchJwt),
+    ("all", "/bench/all", Auth::BenchJwt),
+    ("orgs-current", "/v1/orgs/current", Auth::Tenant),
 ];
 
 /// Seconds of unmeasured load before each scenario.
@@ -41,7 +52,7 @@ end
 "#;
 
 struct Options {
-    scenarios: Vec<&'static (&'static str, &'static str, bool)>,
+    scenarios: Vec<&'static (&'static str, &'static str, Auth)>,
     duration_s: u64,
     connections: u32,
     runtime: Runtime,
@@ -166,12 +177,23 @@ fn run(opts: &Options) -> Result<()> {
         addr,
         &env,
     )?;
+    let tenant_token = if opts.scenarios.iter().any(|s| s.2 == Auth::Tenant) {
+        Some(sign_up(addr)?)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
-    for &&(name, path, needs_jwt) in &opts.scenarios {
+    for &&(name, path, auth) in &opts.scenarios {
         if sys::interrupted() {
             bail!("interrupted");
         }
-        let auth = needs_jwt.then(|| format!("Authorization: Bearer {bench_token}"));
+        let auth = match auth {
+            Auth::None => None,
+            Auth::BenchJwt => Some(format!("Authorization: Bearer {bench_token}")),
+            Auth::Tenant => tenant_token
+                .as_ref()
+                .map(|t| format!("Authorization: Bearer {t}")),
+        };
         probe(addr, path, auth.as_deref());
         let _phase = Phase::new(format!(
             "wrk {name} ({path}, {}s, {} connections)",
@@ -231,6 +253,34 @@ fn run(opts: &Options) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Signs up a fresh tenant on the bench app; returns its access token.
+fn sign_up(addr: std::net::SocketAddr) -> Result<String> {
+    let name = format!("bench-{}", util::random_hex(6)?);
+    let body = serde_json::json!({
+        "email": format!("{name}@example.com"),
+        "password": util::random_hex(12)?,
+        "name": "Bench",
+        "org_name": name,
+    })
+    .to_string();
+    let resp = http::request(
+        addr,
+        "POST",
+        "/v1/auth/signup",
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+        Duration::from_secs(30),
+    )?;
+    if resp.status != 201 {
+        bail!("bench sign-up answered {}: {}", resp.status, resp.body);
+    }
+    let json: serde_json::Value = serde_json::from_str(&resp.body)?;
+    json["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("sign-up answer without access_token")
 }
 
 /// One request before the load, so a wrong status is explained up front.

@@ -1,0 +1,77 @@
+//! Reading orgs: the caller's current org (the hot path: one statement that
+//! confirms the token and reads the row) and the list of the caller's orgs.
+
+use plinth_platform::auth::{Credentials, Permission};
+use plinth_platform::etag::ETag;
+use plinth_platform::{Error, HandlerResult, Param, RequestCtx, json};
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Org {
+    id: String,
+    name: String,
+    slug: String,
+    settings: serde_json::Value,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Serialize)]
+struct CurrentOrg {
+    #[serde(flatten)]
+    org: Org,
+    role: &'static str,
+}
+
+const CURRENT: &str = "SELECT id, name, slug, settings_json AS settings, created_at, updated_at \
+     FROM org WHERE id = $1";
+
+/// `GET /v1/orgs/current`.
+pub fn get(ctx: &RequestCtx) -> HandlerResult {
+    let credentials = Credentials::from_request(ctx)?;
+    let (caller, rows) =
+        ctx.db()?
+            .tenant_read::<Org>(&credentials, Permission::Read, CURRENT, &[])?;
+    let org = rows.into_iter().next().ok_or(Error::NotFound)?;
+    let etag = ETag::of(&format!("{}:{}", org.id, org.updated_at));
+    Ok(json(
+        200,
+        &CurrentOrg {
+            org,
+            role: caller.role().as_str(),
+        },
+    )?
+    .with_header("etag", etag.to_header())
+    .with_header("cache-control", "private, no-cache"))
+}
+
+#[derive(Serialize, Deserialize)]
+struct Membership {
+    id: String,
+    name: String,
+    slug: String,
+    role: String,
+}
+
+#[derive(Serialize)]
+struct Mine {
+    items: Vec<Membership>,
+}
+
+// The statement confirms the caller in the token's org ($1); the list is the
+// user's own, across orgs (memberships is a global table).
+const MINE: &str = "SELECT o.id, o.name, o.slug, m.role FROM memberships m \
+     JOIN org o ON o.id = m.org_id WHERE m.user_id = $2 AND $1::uuid IS NOT NULL \
+     ORDER BY o.slug LIMIT 200";
+
+/// `GET /v1/orgs`: every org the caller is a member of (at most 200).
+pub fn mine(ctx: &RequestCtx) -> HandlerResult {
+    let credentials = Credentials::from_request(ctx)?;
+    let (_, items) = ctx.db()?.tenant_read::<Membership>(
+        &credentials,
+        Permission::Read,
+        MINE,
+        &[Param::from(credentials.user())],
+    )?;
+    Ok(json(200, &Mine { items })?.with_header("cache-control", "private, no-cache"))
+}

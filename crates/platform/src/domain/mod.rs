@@ -6,7 +6,7 @@ pub mod id;
 mod org_id;
 mod slug;
 
-pub use id::{CompanyId, FileId, Id, Kind, PartnerId, SessionId, UserId};
 pub use email::Email;
+pub use id::{CompanyId, FileId, Id, Kind, PartnerId, SessionId, UserId};
 pub use org_id::OrgId;
 pub use slug::Slug;

@@ -14,9 +14,32 @@ pub const MIN_SLUG_LEN: usize = 3;
 /// Names a slug may not take: they read as the service's own pages, hosts
 /// or routes (`/v1/orgs/current`).
 pub const RESERVED_SLUGS: &[&str] = &[
-    "admin", "api", "app", "assets", "auth", "billing", "cdn", "current", "dashboard", "docs",
-    "help", "internal", "login", "logout", "mail", "me", "new", "plinth", "root", "settings",
-    "signup", "static", "status", "support", "system", "www",
+    "admin",
+    "api",
+    "app",
+    "assets",
+    "auth",
+    "billing",
+    "cdn",
+    "current",
+    "dashboard",
+    "docs",
+    "help",
+    "internal",
+    "login",
+    "logout",
+    "mail",
+    "me",
+    "new",
+    "plinth",
+    "root",
+    "settings",
+    "signup",
+    "static",
+    "status",
+    "support",
+    "system",
+    "www",
 ];
 
 /// Lowercase `a-z`, `0-9` and single hyphens; 3–63 characters; no leading or
@@ -75,7 +98,9 @@ impl Slug {
 
     /// This slug with `-<suffix>` appended, shortened to fit 63 characters.
     pub fn with_suffix(&self, suffix: &str) -> Result<Self, Error> {
-        let keep = MAX_SLUG_LEN.saturating_sub(suffix.len() + 1).min(self.0.len());
+        let keep = MAX_SLUG_LEN
+            .saturating_sub(suffix.len() + 1)
+            .min(self.0.len());
         let base = self.0[..keep].trim_end_matches('-');
         Self::parse(&format!("{base}-{suffix}"))
     }
@@ -157,7 +182,9 @@ mod tests {
         ];
         for (name, want) in cases {
             assert_eq!(
-                Slug::from_name(name).map(|s| s.as_str().to_owned()).as_deref(),
+                Slug::from_name(name)
+                    .map(|s| s.as_str().to_owned())
+                    .as_deref(),
                 want,
                 "{name:?}"
             );
@@ -168,7 +195,11 @@ mod tests {
         assert_eq!(suffixed.as_str().len(), 63);
         assert!(suffixed.as_str().ends_with("-k3f9"));
         assert_eq!(
-            Slug::parse("acme").unwrap().with_suffix("2").unwrap().as_str(),
+            Slug::parse("acme")
+                .unwrap()
+                .with_suffix("2")
+                .unwrap()
+                .as_str(),
             "acme-2"
         );
     }

@@ -93,12 +93,40 @@ CREATE INDEX refresh_tokens_session_id_idx ON refresh_tokens (session_id);
 CREATE TRIGGER refresh_tokens_set_updated_at BEFORE UPDATE ON refresh_tokens
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
+-- The credential check every authenticated request makes, as a function so that its
+-- plan is made once per connection (plpgsql caches it) instead of once per request.
+-- Returns the caller's role in p_org; '' when the session is live but the user is not a
+-- member there; NULL when the token has no live session (unknown, revoked, expired, or
+-- not the session's current or previous access token). Only when it returns a role does
+-- it set app.org_id for the rest of the statement or transaction (row-level security).
+-- VOLATILE: it sets a setting, so it must be called, and only once, where it stands.
+CREATE FUNCTION plinth_confirm(p_session uuid, p_user uuid, p_org uuid, p_digest text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    live boolean;
+    found_role text;
+BEGIN
+    SELECT true, m.role INTO live, found_role
+    FROM sessions s
+    LEFT JOIN memberships m ON m.user_id = s.user_id AND m.org_id = p_org
+    WHERE s.id = p_session AND s.user_id = p_user AND s.revoked_at IS NULL
+      AND s.expires_at > now() AND p_digest IN (s.access_digest, s.prev_access_digest);
+    IF found_role IS NOT NULL THEN
+        PERFORM set_config('app.org_id', p_org::text, true);
+        RETURN found_role;
+    END IF;
+    RETURN CASE WHEN live THEN '' END;
+END
+$$;
+
 -- As in 0001: rows only, conditional on the role existing.
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'plinth_app') THEN
         GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE users, memberships, sessions, refresh_tokens
             TO plinth_app;
+        GRANT EXECUTE ON FUNCTION plinth_confirm(uuid, uuid, uuid, text) TO plinth_app;
     END IF;
 END
 $$;

@@ -21,10 +21,11 @@
 //! the database returned for the token's digest; the org of tenant work is
 //! the token's, never the request's.
 //!
-//! **Relies on** PostgreSQL evaluating a function's arguments left to
-//! right: `set_config('app.org_id', …)` runs before the subquery that reads
-//! tenant rows under row-level security (`tests/e2e` proves it on every
-//! path that uses it).
+//! **Relies on** PostgreSQL scanning a subquery of `FROM` before it computes
+//! the select list: `plinth_confirm` (which sets `app.org_id`) runs before
+//! the subquery that reads tenant rows under row-level security, which the
+//! select list reaches only once it returned a role. `tests/e2e` proves it
+//! on every path that uses it.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -33,7 +34,7 @@ use crate::config::Source;
 use crate::domain::{OrgId, SessionId, UserId};
 use crate::error::Error;
 use crate::log;
-use crate::pg::{Db, Param, Start, TenantTx, decode_rows, uses_param_one};
+use crate::pg::{Db, Param, Start, TenantTx, uses_param_one};
 use crate::request::RequestCtx;
 use crate::token::{self, AnyKid, Validation};
 
@@ -185,23 +186,17 @@ impl Caller {
     }
 }
 
-/// The caller's role, NULL when the session or the membership is not there.
-/// `$s` session, `$u` user, `$d` digest, `$o` org (uuid) are filled in.
-const ROLE_SQL: &str = "SELECT m.role FROM sessions s JOIN memberships m ON m.user_id = s.user_id \
-     WHERE s.id = $s AND s.user_id = $u AND m.org_id = $o AND s.revoked_at IS NULL \
-     AND s.expires_at > now() AND $d IN (s.access_digest, s.prev_access_digest)";
-
-/// Whether the session itself is live (to tell 401 from 403).
-const SESSION_SQL: &str = "SELECT EXISTS (SELECT 1 FROM sessions s WHERE s.id = $s AND s.user_id = $u \
-     AND s.revoked_at IS NULL AND s.expires_at > now() AND $d IN (s.access_digest, s.prev_access_digest))";
-
-/// `sql` with the credential placeholders numbered from `first`:
-/// session, user, digest; `org` names the org parameter.
-fn numbered(sql: &str, first: usize, org: &str) -> String {
-    sql.replace("$s", &format!("${first}::text::uuid"))
-        .replace("$u", &format!("${}::text::uuid", first + 1))
-        .replace("$d", &format!("${}::text", first + 2))
-        .replace("$o", org)
+/// The database's answer for credentials: `plinth_confirm` (migration
+/// 0002) returns the role in the org, `''` for a live session without a
+/// membership there, NULL for no live session; only with a role does it set
+/// `app.org_id`. Its plan is cached per connection, so the check costs one
+/// index lookup, not a planned join, per request.
+fn confirm_call(first: usize, org: &str) -> String {
+    format!(
+        "plinth_confirm(${first}::text::uuid, ${}::text::uuid, {org}, ${}::text)",
+        first + 1,
+        first + 2
+    )
 }
 
 impl Credentials {
@@ -213,23 +208,16 @@ impl Credentials {
         ]
     }
 
-    /// The caller, if the database found this role for it; else 401 (no live
+    /// The caller, if the database found a role for it; else 401 (no live
     /// session for this token) or 403 (no membership, or too weak a role).
-    fn confirm(
-        &self,
-        role: Option<&str>,
-        session_live: bool,
-        permission: Permission,
-    ) -> Result<Caller, Error> {
-        let Some(role) = role else {
-            return Err(if session_live {
-                Error::Forbidden
-            } else {
-                Error::Unauthorized
-            });
+    fn confirm(&self, role: Option<&str>, permission: Permission) -> Result<Caller, Error> {
+        let role = match role {
+            None => return Err(Error::Unauthorized),
+            Some("") => return Err(Error::Forbidden),
+            Some(role) => Role::parse(role).map_err(|_| {
+                Error::internal(format!("a membership has an unknown role {role:?}"))
+            })?,
         };
-        let role = Role::parse(role)
-            .map_err(|_| Error::internal(format!("a membership has an unknown role {role:?}")))?;
         if !role.allows(permission) {
             return Err(Error::Forbidden);
         }
@@ -242,39 +230,37 @@ impl Credentials {
     }
 }
 
-/// The first statement of [`Db::tenant_as`]: sets the org for row-level
-/// security, says whether the transaction is our own, and reads the role.
+/// The first statement of [`Db::tenant_as`]: the credential check (which
+/// sets the org for row-level security), and whether the transaction is our
+/// own.
 fn tenant_start_sql() -> String {
     format!(
-        "SELECT json_build_array(set_config('app.org_id', $1, true), \
-         txid_current_if_assigned() IS NULL, ({}), ({}))::text",
-        numbered(ROLE_SQL, 2, "$1::text::uuid"),
-        numbered(SESSION_SQL, 2, "$1::text::uuid"),
+        "SELECT json_build_array({}, txid_current_if_assigned() IS NULL)::text",
+        confirm_call(2, "$1::text::uuid"),
     )
 }
 
-/// One statement: the credential check, then (only when it passed, and
-/// after `app.org_id` is set) the tenant rows of `sql` as JSON.
+/// One statement: the credential check, then (only when it found a role,
+/// and so after it set `app.org_id`) the tenant rows of `sql` as JSON. The
+/// check runs in a subquery of `FROM`, which is scanned before the select
+/// list is computed.
 fn tenant_read_sql(sql: &str, params: usize) -> String {
-    let first = params + 2;
     let sql = sql.trim().trim_end_matches(';').trim_end();
     format!(
-        "WITH auth AS (SELECT ({role}) AS role, ({session}) AS live) \
-         SELECT json_build_array(set_config('app.org_id', $1::text, true), auth.role, auth.live, \
-         CASE WHEN auth.role IS NOT NULL THEN \
-         (SELECT coalesce(json_agg(t), '[]') FROM ({sql}\n) t) END)::text FROM auth",
-        role = numbered(ROLE_SQL, first, "$1"),
-        session = numbered(SESSION_SQL, first, "$1"),
+        "SELECT json_build_array(auth.role, CASE WHEN auth.role <> '' THEN \
+         (SELECT coalesce(json_agg(t), '[]') FROM ({sql}\n) t) END)::text \
+         FROM (SELECT {} AS role) auth",
+        confirm_call(params + 2, "$1"),
     )
 }
 
-/// `[set_config's value, fresh, role, session live]`.
+/// `[role, fresh]`.
 #[derive(Deserialize)]
-struct TenantStart(IgnoredAny, bool, Option<String>, bool);
+struct TenantStart(Option<String>, bool);
 
-/// `[set_config's value, role, session live, rows]`.
+/// `[role, rows]`.
 #[derive(Deserialize)]
-struct TenantRead<T>(IgnoredAny, Option<String>, bool, Option<Vec<T>>);
+struct TenantRead<T>(Option<String>, Option<Vec<T>>);
 
 impl Db {
     /// Runs `f` in a transaction scoped to the credentials' org, once the
@@ -294,16 +280,16 @@ impl Db {
         self.in_transaction(
             |db| {
                 let cell = db.fetch_start(&sql, &params)?;
-                let TenantStart(_, fresh, role, live) = serde_json::from_str(&cell)
+                let TenantStart(role, fresh) = serde_json::from_str(&cell)
                     .map_err(|err| Error::internal_from("decode the tenant check", &err))?;
                 Ok(if fresh {
-                    Start::Fresh((role, live))
+                    Start::Fresh(role)
                 } else {
                     Start::Dirty
                 })
             },
-            |tx, (role, live)| {
-                let caller = credentials.confirm(role.as_deref(), live, permission)?;
+            |tx, role| {
+                let caller = credentials.confirm(role.as_deref(), permission)?;
                 f(&TenantTx {
                     db: tx.db,
                     org: caller.org,
@@ -347,13 +333,10 @@ impl Db {
         all.extend_from_slice(params);
         all.extend(credentials.params());
         let cell = self.fetch_start(&tenant_read_sql(sql, params.len()), &all)?;
-        let TenantRead(_, role, live, rows) =
-            serde_json::from_str::<TenantRead<serde_json::Value>>(&cell)
-                .map_err(|err| Error::internal_from("decode the tenant read", &err))?;
-        let caller = credentials.confirm(role.as_deref(), live, permission)?;
-        let rows = serde_json::to_string(&rows.unwrap_or_default())
-            .map_err(|err| Error::internal_from("re-encode tenant rows", &err))?;
-        Ok((caller, decode_rows(&rows)?))
+        let TenantRead(role, rows) = serde_json::from_str::<TenantRead<T>>(&cell)
+            .map_err(|err| Error::internal_from("decode the tenant read", &err))?;
+        let caller = credentials.confirm(role.as_deref(), permission)?;
+        Ok((caller, rows.unwrap_or_default()))
     }
 }
 
@@ -444,7 +427,7 @@ mod tests {
     fn tenant_read_is_one_statement_and_confirms_the_caller() {
         let (_, creds) = credentials();
         let fake = FakeBackend::new();
-        fake.answer(&format!(r#"["{ORG}","admin",true,[{{"n":1}}]]"#));
+        fake.answer(r#"["admin",[{"n":1}]]"#);
         let db = Db::with_backend(fake.clone());
         let (caller, rows): (Caller, Vec<serde_json::Value>) = db
             .tenant_read(
@@ -460,10 +443,11 @@ mod tests {
         assert_eq!(calls.len(), 1, "one round trip");
         let (sql, params) = &calls[0];
         assert!(
-            sql.contains("set_config('app.org_id', $1::text, true)"),
-            "{sql}"
+            sql.contains(
+                "FROM (SELECT plinth_confirm($3::text::uuid, $4::text::uuid, $1, $5::text)"
+            ),
+            "the check is in FROM, scanned before the rows are read: {sql}"
         );
-        assert!(sql.contains("s.id = $3::text::uuid"), "{sql}");
         assert_eq!(params[0], Param::Uuid(ORG.into()));
         assert_eq!(params[1], Param::Text("x".into()));
         assert_eq!(params.len(), 5);
@@ -473,25 +457,13 @@ mod tests {
     fn tenant_read_refusals() {
         let (_, creds) = credentials();
         let cases = [
-            (
-                format!(r#"["{ORG}",null,false,null]"#),
-                Permission::Read,
-                401,
-            ),
-            (
-                format!(r#"["{ORG}",null,true,null]"#),
-                Permission::Read,
-                403,
-            ),
-            (
-                format!(r#"["{ORG}","viewer",true,[]]"#),
-                Permission::Write,
-                403,
-            ),
+            (r#"[null,null]"#, Permission::Read, 401),
+            (r#"["",null]"#, Permission::Read, 403),
+            (r#"["viewer",[]]"#, Permission::Write, 403),
         ];
         for (answer, permission, status) in cases {
             let fake = FakeBackend::new();
-            fake.answer(&answer);
+            fake.answer(answer);
             let db = Db::with_backend(fake);
             let err = db
                 .tenant_read::<serde_json::Value>(
@@ -509,7 +481,7 @@ mod tests {
     fn tenant_as_checks_first_and_does_nothing_when_refused() {
         let (_, creds) = credentials();
         let fake = FakeBackend::new();
-        fake.answer(&format!(r#"["{ORG}",true,"member",true]"#));
+        fake.answer(r#"["member",true]"#);
         let db = Db::with_backend(fake.clone());
         let role = db
             .tenant_as(&creds, Permission::Write, |tx| {
@@ -528,7 +500,7 @@ mod tests {
         assert_eq!(statements[3], "COMMIT");
 
         let fake = FakeBackend::new();
-        fake.answer(&format!(r#"["{ORG}",true,"viewer",true]"#));
+        fake.answer(r#"["viewer",true]"#);
         let db = Db::with_backend(fake.clone());
         let err = db
             .tenant_as(&creds, Permission::Write, |tx| {
@@ -548,8 +520,8 @@ mod tests {
     fn tenant_as_starts_again_on_a_connection_left_in_a_transaction() {
         let (_, creds) = credentials();
         let fake = FakeBackend::new();
-        fake.answer(&format!(r#"["{ORG}",false,"owner",true]"#));
-        fake.answer(&format!(r#"["{ORG}",true,"owner",true]"#));
+        fake.answer(r#"["owner",false]"#);
+        fake.answer(r#"["owner",true]"#);
         let db = Db::with_backend(fake.clone());
         db.tenant_as(&creds, Permission::OrgDelete, |_| Ok(()))
             .unwrap();

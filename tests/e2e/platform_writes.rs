@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     TestApp, is_devhost, manifest, owner_url_for, pg_connect, scratch_db, service,
+    superuser_url_for,
 };
+use crate::identity::Tenant;
 
 const SCHEMA: &str = "
 CREATE TABLE probe_parent (id uuid PRIMARY KEY);
@@ -186,4 +188,92 @@ fn a_trap_inside_a_platform_transaction_is_neither_committed_nor_seen_by_the_nex
             );
         }
     }
+}
+
+/// The probe app on a migrated scratch database with the probe tables, and
+/// two tenants signed up through the real auth component.
+fn tenants_on_probe_db() -> (String, TestApp, Tenant, Tenant) {
+    let db = probe_db();
+    let app = probe_app(&db, &[]);
+    let migrated = app.upgrade("head");
+    assert_eq!(migrated.status, 200, "{}", migrated.text());
+    let a = app.new_tenant();
+    let b = app.new_tenant();
+    (db, app, a, b)
+}
+
+#[test]
+fn row_level_security_alone_keeps_other_orgs_out_of_a_tenant_read() {
+    let (db, app, a, b) = tenants_on_probe_db();
+    // As the superuser, which bypasses row-level security.
+    let mut su = pg_connect(&superuser_url_for(&db));
+    for (org, slug) in [(&a.org_id, "a-1"), (&a.org_id, "a-2"), (&b.org_id, "b-1")] {
+        su.execute(
+            "INSERT INTO probe_tenant_item (org_id, slug) VALUES ($1::text::uuid, $2)",
+            &[org, &slug],
+        )
+        .expect("insert a tenant row");
+    }
+    // The probe's SQL has no org filter: only row-level security, on the
+    // org the credential check set in the same statement, decides.
+    for (tenant, want) in [(&a, vec!["a-1", "a-2"]), (&b, vec!["b-1"])] {
+        let resp = app.get_as("/probe/tenant-items", &tenant.access);
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let body = resp.json();
+        assert_eq!(body["org"], tenant.org_id.as_str());
+        let rows = body["rows"].as_array().cloned().unwrap_or_default();
+        let slugs: Vec<&str> = rows.iter().filter_map(|r| r["slug"].as_str()).collect();
+        assert_eq!(slugs, want, "{body}");
+        assert!(
+            rows.iter().all(|r| r["org_id"] == tenant.org_id.as_str()),
+            "{body}"
+        );
+    }
+    // Without a confirmed caller no rows are read at all.
+    assert_eq!(app.get_as("/probe/tenant-items", "junk").status, 401);
+    assert_eq!(app.logout(&a.access, "session").status, 204);
+    assert_eq!(app.get_as("/probe/tenant-items", &a.access).status, 401);
+}
+
+#[test]
+fn a_write_for_a_caller_lands_in_the_caller_org_only() {
+    let (db, app, a, b) = tenants_on_probe_db();
+    for tenant in [&a, &b] {
+        let auth = format!("Bearer {}", tenant.access);
+        let resp = app.post_json_with(
+            "/probe/tenant-items/as-caller",
+            &[("authorization", &auth)],
+            &json!({"slug": "same-slug"}),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        assert_eq!(resp.json()["org_id"], tenant.org_id.as_str());
+    }
+    let auth = format!("Bearer {}", a.access);
+    let again = app.post_json_with(
+        "/probe/tenant-items/as-caller",
+        &[("authorization", &auth)],
+        &json!({"slug": "same-slug"}),
+    );
+    assert_eq!(again.status, 409, "{}", again.text());
+    assert_eq!(again.json()["field"], "slug");
+    // A viewer may read but not write.
+    pg_connect(&superuser_url_for(&db))
+        .execute(
+            "UPDATE memberships SET role = 'viewer' WHERE user_id = $1::text::uuid",
+            &[&a.user_id],
+        )
+        .unwrap();
+    let refused = app.post_json_with(
+        "/probe/tenant-items/as-caller",
+        &[("authorization", &auth)],
+        &json!({"slug": "viewer-write"}),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM probe_tenant_item WHERE slug = 'viewer-write'"
+        ),
+        0
+    );
 }

@@ -14,7 +14,13 @@
 //!   `Db::tenant`.
 //! - `POST /probe/trap-in-transaction` `{"slug"}`: inserts inside
 //!   `Db::transaction`, then traps before `COMMIT`.
+//! - `GET /probe/tenant-items` (bearer): every `probe_tenant_item` row the
+//!   statement can see through `Db::tenant_read`, whose SQL deliberately
+//!   has no org filter: row-level security alone must keep other orgs out.
+//! - `POST /probe/tenant-items/as-caller` `{"slug"}` (bearer): inserts
+//!   through `Db::tenant_as` for the caller's org.
 
+use plinth_platform::auth::{Credentials, Permission};
 use plinth_platform::domain::OrgId;
 use plinth_platform::pg::{Db, Param};
 use plinth_platform::response::json;
@@ -27,7 +33,9 @@ async fn entry(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
     let router = Router::new()
         .post("/probe/items", insert_item)
         .post("/probe/tenant-items", insert_tenant_item)
-        .post("/probe/trap-in-transaction", trap_in_transaction);
+        .post("/probe/trap-in-transaction", trap_in_transaction)
+        .get("/probe/tenant-items", read_unfiltered)
+        .post("/probe/tenant-items/as-caller", insert_as_caller);
     plinth_platform::handle(&router, req).await
 }
 
@@ -99,4 +107,27 @@ fn trap_in_transaction(ctx: &RequestCtx) -> HandlerResult {
         )?;
         panic!("deliberate trap inside a transaction, before COMMIT");
     })
+}
+
+/// No `org_id = $1` filter (`$1` is only checked for NULL): what a handler
+/// that forgot the filter would run.
+const UNFILTERED: &str =
+    "SELECT org_id, slug FROM probe_tenant_item WHERE $1::uuid IS NOT NULL ORDER BY slug";
+
+fn read_unfiltered(ctx: &RequestCtx) -> HandlerResult {
+    let credentials = Credentials::from_request(ctx)?;
+    let (caller, rows) =
+        db()?.tenant_read::<Value>(&credentials, Permission::Read, UNFILTERED, &[])?;
+    json(200, &serde_json::json!({"org": caller.org(), "rows": rows}))
+}
+
+fn insert_as_caller(ctx: &RequestCtx) -> HandlerResult {
+    let credentials = Credentials::from_request(ctx)?;
+    let item: Slug = ctx.json()?;
+    let row: Value = db()?
+        .tenant_as(&credentials, Permission::Write, |tx| {
+            tx.fetch_one(INSERT_TENANT_ITEM, &[Param::from(&item.slug)])
+        })
+        .on_constraint("probe_tenant_item_org_id_slug_key", "slug")?;
+    json(201, &row)
 }

@@ -4,8 +4,9 @@
 //! `OUT_DIR` that the component `include!`s:
 //!
 //! - `migrations.rs`: an expression of type `&[plinth_platform::migrate::Migration]`,
-//!   one entry per pair, sorted by revision, each file `include_str!`ed, its statements
-//!   already split (see [`crate::split`]) and its checksum computed;
+//!   one entry per pair, sorted by revision, its statements already split (see
+//!   [`crate::split`]) and its checksum computed (the file text itself is not kept:
+//!   nothing reads it at run time);
 //! - `migrations_head.rs`: an expression of type `Option<&str>`, the newest revision
 //!   (what the health check compares the database against).
 //!
@@ -43,20 +44,12 @@ pub fn generate(dir: &Path) -> Result<(String, String), String> {
 fn write_entry(out: &mut String, m: &MigrationFile) -> Result<(), String> {
     let up = statements(m, true)?;
     let down = statements(m, false)?;
-    let abs = |p: &Path| {
-        std::fs::canonicalize(p)
-            .map_err(|e| format!("{}: {e}", p.display()))
-            .map(|p| p.display().to_string())
-    };
     let _ = writeln!(
         out,
         "    plinth_platform::migrate::Migration {{\n        revision: {:?},\n        name: {:?},\n        \
-         up_sql: include_str!({:?}),\n        down_sql: include_str!({:?}),\n        \
          up: &{:?},\n        down: &{:?},\n        checksum: {:?},\n    }},",
         m.revision,
         m.name,
-        abs(&m.up_path)?,
-        abs(&m.down_path)?,
         up,
         down,
         m.checksum(),
@@ -136,7 +129,14 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
         let (list, head) = generate(&dir).unwrap();
         assert!(list.contains("revision: \"0001\""), "{list}");
-        assert!(list.contains("include_str!("));
+        assert!(
+            list.contains("CREATE TABLE org"),
+            "the statements themselves"
+        );
+        assert!(
+            !list.contains("include_str!("),
+            "and not the files a second time"
+        );
         assert!(head.starts_with("Some(\""), "{head}");
     }
 

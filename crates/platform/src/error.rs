@@ -149,6 +149,13 @@ pub enum Error {
     ServiceUnavailable(String),
     /// 501: the route exists but is not built yet.
     NotImplemented(String),
+    /// 500: a migration step failed and was rolled back. Only the admin
+    /// routes answer it; `members` are the problem's extension members
+    /// (revision, statement, SQLSTATE, Postgres's message, …).
+    MigrationFailed {
+        detail: String,
+        members: serde_json::Map<String, serde_json::Value>,
+    },
     /// 500: a bug or an unexpected failure. The cause goes to the log only.
     Internal(Cause),
 }
@@ -228,7 +235,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
             Self::TooManyRequests { .. } => 429,
-            Self::Internal(_) => 500,
+            Self::Internal(_) | Self::MigrationFailed { .. } => 500,
             Self::NotImplemented(_) => 501,
             Self::ServiceUnavailable(_) => 503,
         }
@@ -257,6 +264,7 @@ impl Error {
             Self::ServiceUnavailable(_) => "service-unavailable",
             Self::NotImplemented(_) => "not-implemented",
             Self::Internal(_) => "internal-error",
+            Self::MigrationFailed { .. } => "migration-failed",
         }
     }
 
@@ -283,6 +291,7 @@ impl Error {
             Self::ServiceUnavailable(_) => "Service unavailable",
             Self::NotImplemented(_) => "Not implemented",
             Self::Internal(_) => "Internal server error",
+            Self::MigrationFailed { .. } => "Migration failed",
         }
     }
 
@@ -296,7 +305,8 @@ impl Error {
             Self::BadRequest(detail)
             | Self::Conflict { detail, .. }
             | Self::ServiceUnavailable(detail)
-            | Self::NotImplemented(detail) => Cow::Borrowed(detail),
+            | Self::NotImplemented(detail)
+            | Self::MigrationFailed { detail, .. } => Cow::Borrowed(detail),
             Self::Unauthorized => Cow::Borrowed("missing or invalid credentials"),
             Self::Forbidden => Cow::Borrowed("you are not allowed to do this"),
             Self::NotFound => Cow::Borrowed("no such resource"),
@@ -329,6 +339,10 @@ impl Error {
 
     /// The problem document for this error.
     pub fn problem(&self, request_id: &str) -> Problem<'_> {
+        let members = match self {
+            Self::MigrationFailed { members, .. } => Some(members),
+            _ => None,
+        };
         let (errors, field) = match self {
             Self::Validation(errors) | Self::Malformed(errors) => (errors.as_slice(), None),
             Self::Conflict { field, .. } => (&[][..], field.as_deref()),
@@ -342,6 +356,7 @@ impl Error {
             field,
             errors,
             request_id: request_id.to_owned(),
+            members,
         }
     }
 
@@ -395,6 +410,9 @@ pub struct Problem<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub errors: &'a [FieldError],
     pub request_id: String,
+    /// Extension members of problem types that have them.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub members: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `.context("step")` on results with a foreign error: any failure becomes

@@ -24,9 +24,9 @@ use sha2::{Digest, Sha256};
 use super::plan::{DowngradeTarget, Migration, UpgradeTarget};
 use super::runner::{Outcome, Runner};
 use crate::config::Secret;
-use crate::error::{Error, PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE};
+use crate::error::Error;
 use crate::request::RequestCtx;
-use crate::response::{Response, json};
+use crate::response::json;
 use crate::router::HandlerResult;
 
 /// What the handlers take from the outside world.
@@ -108,7 +108,7 @@ pub fn upgrade(ctx: &RequestCtx, env: &dyn Env, migrations: &'static [Migration]
     authorize(ctx, env)?;
     let body: UpgradeBody = ctx.json()?;
     let target = UpgradeTarget::parse(&body.target)?;
-    outcome_response(ctx, env.runner(migrations)?.upgrade(&target)?)
+    outcome_response(env.runner(migrations)?.upgrade(&target)?)
 }
 
 /// `POST /admin/migrations/downgrade`.
@@ -120,11 +120,11 @@ pub fn downgrade(
     authorize(ctx, env)?;
     let body: DowngradeBody = ctx.json()?;
     let target = DowngradeTarget::parse(body.steps, body.target.as_deref())?;
-    outcome_response(ctx, env.runner(migrations)?.downgrade(&target)?)
+    outcome_response(env.runner(migrations)?.downgrade(&target)?)
 }
 
 /// 200 with `{from, to, ran}`, or the 500 `migration-failed` problem.
-fn outcome_response(ctx: &RequestCtx, outcome: Outcome) -> HandlerResult {
+fn outcome_response(outcome: Outcome) -> HandlerResult {
     let Some(failed) = &outcome.failed else {
         return json(200, &outcome);
     };
@@ -148,11 +148,7 @@ fn outcome_response(ctx: &RequestCtx, outcome: Outcome) -> HandlerResult {
         failed.message,
         outcome.to.as_deref().unwrap_or("base (nothing applied)"),
     );
-    let body = serde_json::json!({
-        "type": format!("{PROBLEM_TYPE_BASE}migration-failed"),
-        "title": "Migration failed",
-        "status": 500,
-        "detail": detail,
+    let members = serde_json::json!({
         "revision": failed.revision,
         "name": failed.name,
         "direction": failed.direction,
@@ -162,11 +158,11 @@ fn outcome_response(ctx: &RequestCtx, outcome: Outcome) -> HandlerResult {
         "from": outcome.from,
         "to": outcome.to,
         "ran": outcome.ran,
-        "request_id": ctx.request_id(),
     });
-    let bytes = serde_json::to_vec(&body)
-        .map_err(|err| Error::internal_from("serialize the migration failure", &err))?;
-    Ok(Response::new(500, bytes).with_header("content-type", PROBLEM_CONTENT_TYPE))
+    let serde_json::Value::Object(members) = members else {
+        return Err(Error::internal("migration failure members are an object"));
+    };
+    Err(Error::MigrationFailed { detail, members })
 }
 
 /// Defines the `#[http_component]` entry of a migrate component: the three
@@ -211,8 +207,6 @@ mod tests {
         Migration {
             revision: "0001",
             name: "ok",
-            up_sql: "CREATE TABLE t ()",
-            down_sql: "DROP TABLE t",
             up: &["CREATE TABLE t ()"],
             down: &["DROP TABLE t"],
             checksum: "c1",
@@ -220,8 +214,6 @@ mod tests {
         Migration {
             revision: "0002",
             name: "fails",
-            up_sql: "SELECT 1/0",
-            down_sql: "",
             up: &["SELECT 1/0"],
             down: &[],
             checksum: "c2",
@@ -325,16 +317,25 @@ mod tests {
                 ..DbFailure::default()
             }),
         );
-        let r = upgrade(
+        let err = upgrade(
             &req(Method::Post, Some("Bearer s3cret"), r#"{"target":"head"}"#),
             &e,
             SET,
         )
-        .unwrap();
+        .unwrap_err();
+        // Rendered by error.rs, like every problem.
+        let r = err.to_response("rid");
         assert_eq!(r.status(), 500);
-        assert_eq!(r.header("content-type"), Some(PROBLEM_CONTENT_TYPE));
+        assert_eq!(
+            r.header("content-type"),
+            Some(crate::error::PROBLEM_CONTENT_TYPE)
+        );
         let v: serde_json::Value = serde_json::from_slice(r.body()).unwrap();
-        assert_eq!(v["type"], format!("{PROBLEM_TYPE_BASE}migration-failed"));
+        assert_eq!(
+            v["type"],
+            format!("{}migration-failed", crate::error::PROBLEM_TYPE_BASE)
+        );
+        assert_eq!(v["request_id"], "rid");
         assert_eq!(v["revision"], "0002");
         assert_eq!(v["sqlstate"], "22012");
         assert_eq!(v["to"], "0001");

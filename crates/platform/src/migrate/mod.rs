@@ -4,7 +4,7 @@
 //!   `plinth_migration_lint::build::embed_migrations`), status with drift
 //!   detection, upgrade/downgrade plans.
 //! - [`runner`]: runs a plan through [`Db`](crate::pg::Db) under an advisory
-//!   lock, one transaction per step; [`current_revision`] for the health check.
+//!   lock, one transaction per step.
 //! - [`http`]: the `/admin/migrations` routes shared by the migrate component
 //!   and its test fixture.
 //!
@@ -17,13 +17,4 @@ pub mod plan;
 pub mod runner;
 
 pub use plan::{Direction, DowngradeTarget, Migration, Status, UpgradeTarget};
-pub use runner::{Outcome, Runner, current_revision};
-
-/// Whether the database is at the newest embedded revision.
-///
-/// `head` is what a component embeds with
-/// `include!(concat!(env!("OUT_DIR"), "/migrations_head.rs"))` (see
-/// `plinth_migration_lint::build`). `None` (no migrations) is always at head.
-pub fn at_head(db: &crate::pg::Db, head: Option<&str>) -> Result<bool, crate::error::Error> {
-    Ok(current_revision(db)?.as_deref() == head)
-}
+pub use runner::{Outcome, Runner};

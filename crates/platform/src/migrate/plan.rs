@@ -14,13 +14,11 @@ pub struct Migration {
     pub revision: &'static str,
     /// The file name's part after the revision, e.g. `"create_org"`.
     pub name: &'static str,
-    pub up_sql: &'static str,
-    pub down_sql: &'static str,
-    /// `up_sql` split into statements (one `execute` each).
+    /// The `.up.sql` file split into statements (one `execute` each).
     pub up: &'static [&'static str],
-    /// `down_sql` split into statements.
+    /// The `.down.sql` file split into statements.
     pub down: &'static [&'static str],
-    /// sha256 hex of `up_sql` followed by `down_sql`.
+    /// sha256 hex of the `.up.sql` file followed by the `.down.sql` file.
     pub checksum: &'static str,
 }
 
@@ -353,8 +351,6 @@ mod tests {
         Migration {
             revision,
             name,
-            up_sql: "",
-            down_sql: "",
             up: &[],
             down: &[],
             checksum,

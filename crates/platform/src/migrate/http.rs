@@ -23,49 +23,24 @@ use sha2::{Digest, Sha256};
 
 use super::plan::{DowngradeTarget, Migration, UpgradeTarget};
 use super::runner::{Outcome, Runner};
-use crate::config::Secret;
 use crate::error::Error;
 use crate::request::RequestCtx;
 use crate::response::json;
 use crate::router::HandlerResult;
 
-/// What the handlers take from the outside world.
-pub trait Env {
-    /// The `admin_token` variable.
-    fn admin_token(&self) -> Result<Secret, Error>;
-    /// A runner over a connection with the owner role (`db_url`).
-    fn runner(&self, migrations: &'static [Migration]) -> Result<Runner, Error>;
-}
-
-/// The component's Spin variables `admin_token` and `db_url`.
-#[cfg(target_arch = "wasm32")]
-pub struct SpinEnv;
-
-#[cfg(target_arch = "wasm32")]
-impl Env for SpinEnv {
-    fn admin_token(&self) -> Result<Secret, Error> {
-        crate::config::secret("admin_token")
-    }
-
-    fn runner(&self, migrations: &'static [Migration]) -> Result<Runner, Error> {
-        Runner::connect(&crate::config::secret("db_url")?, migrations)
-    }
+/// A runner over the component's database connection (`db_url`, the owner role).
+fn runner(ctx: &RequestCtx, migrations: &'static [Migration]) -> Result<Runner, Error> {
+    Ok(Runner::new(ctx.db()?, migrations))
 }
 
 /// Checks `Authorization: Bearer <token>` against the admin token, in constant time.
-pub fn authorize(ctx: &RequestCtx, env: &dyn Env) -> Result<(), Error> {
-    let expected = env.admin_token()?;
+pub fn authorize(ctx: &RequestCtx) -> Result<(), Error> {
+    let expected = ctx.config().secret("admin_token")?;
     if expected.expose().trim().is_empty() {
         // Never accept an empty token, whatever was sent.
         return Err(crate::config::invalid("admin_token", "it is empty"));
     }
-    let given = ctx
-        .header("authorization")
-        .and_then(|h| {
-            let (scheme, token) = h.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .ok_or(Error::Unauthorized)?;
+    let given = crate::auth::bearer(ctx.header("authorization")).ok_or(Error::Unauthorized)?;
     if same_secret(given, expected.expose()) {
         Ok(())
     } else {
@@ -98,29 +73,25 @@ struct DowngradeBody {
 }
 
 /// `GET /admin/migrations`.
-pub fn status(ctx: &RequestCtx, env: &dyn Env, migrations: &'static [Migration]) -> HandlerResult {
-    authorize(ctx, env)?;
-    json(200, &env.runner(migrations)?.status()?)
+pub fn status(ctx: &RequestCtx, migrations: &'static [Migration]) -> HandlerResult {
+    authorize(ctx)?;
+    json(200, &runner(ctx, migrations)?.status()?)
 }
 
 /// `POST /admin/migrations/upgrade`.
-pub fn upgrade(ctx: &RequestCtx, env: &dyn Env, migrations: &'static [Migration]) -> HandlerResult {
-    authorize(ctx, env)?;
+pub fn upgrade(ctx: &RequestCtx, migrations: &'static [Migration]) -> HandlerResult {
+    authorize(ctx)?;
     let body: UpgradeBody = ctx.json()?;
     let target = UpgradeTarget::parse(&body.target)?;
-    outcome_response(env.runner(migrations)?.upgrade(&target)?)
+    outcome_response(runner(ctx, migrations)?.upgrade(&target)?)
 }
 
 /// `POST /admin/migrations/downgrade`.
-pub fn downgrade(
-    ctx: &RequestCtx,
-    env: &dyn Env,
-    migrations: &'static [Migration],
-) -> HandlerResult {
-    authorize(ctx, env)?;
+pub fn downgrade(ctx: &RequestCtx, migrations: &'static [Migration]) -> HandlerResult {
+    authorize(ctx)?;
     let body: DowngradeBody = ctx.json()?;
     let target = DowngradeTarget::parse(body.steps, body.target.as_deref())?;
-    outcome_response(env.runner(migrations)?.downgrade(&target)?)
+    outcome_response(runner(ctx, migrations)?.downgrade(&target)?)
 }
 
 /// 200 with `{from, to, ran}`, or the 500 `migration-failed` problem.
@@ -174,15 +145,15 @@ macro_rules! migrate_component {
         static MIGRATIONS: &[$crate::migrate::Migration] = $migrations;
 
         fn status(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
-            $crate::migrate::http::status(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
+            $crate::migrate::http::status(ctx, MIGRATIONS)
         }
 
         fn upgrade(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
-            $crate::migrate::http::upgrade(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
+            $crate::migrate::http::upgrade(ctx, MIGRATIONS)
         }
 
         fn downgrade(ctx: &$crate::RequestCtx) -> $crate::HandlerResult {
-            $crate::migrate::http::downgrade(ctx, &$crate::migrate::http::SpinEnv, MIGRATIONS)
+            $crate::migrate::http::downgrade(ctx, MIGRATIONS)
         }
 
         #[spin_sdk::http_component]
@@ -220,36 +191,36 @@ mod tests {
         },
     ];
 
+    /// The services a request of these tests gets: the admin token and a
+    /// scripted database (`fake`, shared with every `db()`).
     struct TestEnv {
+        services: std::rc::Rc<crate::services::fake::FakeServices>,
         fake: FakeBackend,
     }
 
-    impl Env for TestEnv {
-        fn admin_token(&self) -> Result<Secret, Error> {
-            Ok(Secret::new("s3cret"))
+    impl TestEnv {
+        fn req(&self, method: Method, auth: Option<&str>, body: &str) -> RequestCtx {
+            let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+            if let Some(a) = auth {
+                headers.push(("authorization".to_owned(), a.to_owned()));
+            }
+            RequestCtx::new(
+                method,
+                "/admin/migrations",
+                "",
+                headers,
+                body.as_bytes().to_vec(),
+            )
+            .with_services(self.services.clone())
         }
-        fn runner(&self, migrations: &'static [Migration]) -> Result<Runner, Error> {
-            Ok(Runner::with_backend(self.fake.clone(), migrations))
-        }
-    }
-
-    fn req(method: Method, auth: Option<&str>, body: &str) -> RequestCtx {
-        let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
-        if let Some(a) = auth {
-            headers.push(("authorization".to_owned(), a.to_owned()));
-        }
-        RequestCtx::new(
-            method,
-            "/admin/migrations",
-            "",
-            headers,
-            body.as_bytes().to_vec(),
-        )
     }
 
     fn env() -> TestEnv {
+        let services = crate::services::fake::FakeServices::new(&[("admin_token", "s3cret")], 0);
+        let fake = services.backend.clone();
         TestEnv {
-            fake: FakeBackend::new(),
+            services: std::rc::Rc::new(services),
+            fake,
         }
     }
 
@@ -263,14 +234,14 @@ mod tests {
             Some("s3cret"),
             Some("Bearer "),
         ] {
-            let err = status(&req(Method::Get, auth, ""), &e, SET).unwrap_err();
+            let err = status(&e.req(Method::Get, auth, ""), SET).unwrap_err();
             assert_eq!(err, Error::Unauthorized, "{auth:?}");
         }
         // 401 comes before body validation
-        let err = upgrade(&req(Method::Post, None, "{"), &e, SET).unwrap_err();
+        let err = upgrade(&e.req(Method::Post, None, "{"), SET).unwrap_err();
         assert_eq!(err, Error::Unauthorized);
         e.fake.answer(r#"[{"present":false}]"#);
-        let ok = status(&req(Method::Get, Some("bearer s3cret"), ""), &e, SET).unwrap();
+        let ok = status(&e.req(Method::Get, Some("bearer s3cret"), ""), SET).unwrap();
         assert_eq!(ok.status(), 200);
         let v: serde_json::Value = serde_json::from_slice(ok.body()).unwrap();
         assert_eq!(v["current"], serde_json::Value::Null);
@@ -295,11 +266,11 @@ mod tests {
             (false, r#"{"target": "head"}"#, 422),
         ];
         for (is_upgrade, body, status) in cases {
-            let ctx = req(Method::Post, auth, body);
+            let ctx = e.req(Method::Post, auth, body);
             let result = if is_upgrade {
-                upgrade(&ctx, &e, SET)
+                upgrade(&ctx, SET)
             } else {
-                downgrade(&ctx, &e, SET)
+                downgrade(&ctx, SET)
             };
             assert_eq!(result.unwrap_err().status(), status, "{body}");
         }
@@ -318,8 +289,7 @@ mod tests {
             }),
         );
         let err = upgrade(
-            &req(Method::Post, Some("Bearer s3cret"), r#"{"target":"head"}"#),
-            &e,
+            &e.req(Method::Post, Some("Bearer s3cret"), r#"{"target":"head"}"#),
             SET,
         )
         .unwrap_err();
@@ -352,8 +322,7 @@ mod tests {
         let e = env();
         e.fake.answer("[]");
         let r = upgrade(
-            &req(Method::Post, Some("Bearer s3cret"), r#"{"target":"0001"}"#),
-            &e,
+            &e.req(Method::Post, Some("Bearer s3cret"), r#"{"target":"0001"}"#),
             SET,
         )
         .unwrap();

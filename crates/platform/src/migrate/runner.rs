@@ -18,12 +18,10 @@
 //!    and the outcome carries Postgres's SQLSTATE and message;
 //! 5. `SELECT pg_advisory_unlock(LOCK_KEY)`, also after an error.
 //!
-//! The runner wraps the connection's [`Backend`] to keep the last raw
-//! [`PgFailure`]: [`Db`] maps failures to the API [`Error`] (which hides
-//! database messages), while a failed migration must report what Postgres said.
+//! [`Db`] maps failures to the API [`Error`] (which hides database messages),
+//! while a failed migration must report what Postgres said: the runner reads
+//! the raw [`PgFailure`] the `Db` kept.
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -33,7 +31,7 @@ use super::plan::{
 };
 use crate::error::Error;
 use crate::log;
-use crate::pg::{Backend, Db, Param, PgFailure};
+use crate::pg::{Db, Param, PgFailure};
 
 /// Key of the session advisory lock held while migrating ("plinthmg").
 pub const LOCK_KEY: i64 = 0x706c_696e_7468_6d67;
@@ -110,31 +108,6 @@ pub struct Outcome {
     pub failed: Option<StepFailure>,
 }
 
-/// Forwards to a backend and remembers its last failure, unmapped.
-struct Recording<B> {
-    inner: B,
-    last: Rc<RefCell<Option<PgFailure>>>,
-}
-
-impl<B: Backend> Recording<B> {
-    fn keep<T>(&self, result: Result<T, PgFailure>) -> Result<T, PgFailure> {
-        if let Err(failure) = &result {
-            *self.last.borrow_mut() = Some(failure.clone());
-        }
-        result
-    }
-}
-
-impl<B: Backend> Backend for Recording<B> {
-    fn query_cell(&self, sql: &str, params: &[Param]) -> Result<Option<String>, PgFailure> {
-        self.keep(self.inner.query_cell(sql, params))
-    }
-
-    fn execute(&self, sql: &str, params: &[Param]) -> Result<u64, PgFailure> {
-        self.keep(self.inner.execute(sql, params))
-    }
-}
-
 /// Postgres's SQLSTATE and message for a failure, safe to show to the admin.
 fn describe(failure: Option<PgFailure>, fallback: &Error) -> (Option<String>, String) {
     match failure {
@@ -164,35 +137,13 @@ struct Present {
 /// The migration engine over one connection.
 pub struct Runner {
     db: Db,
-    last: Rc<RefCell<Option<PgFailure>>>,
     migrations: &'static [Migration],
 }
 
 impl Runner {
-    /// A runner over any backend (native tests use the scripted fake).
-    pub fn with_backend(backend: impl Backend + 'static, migrations: &'static [Migration]) -> Self {
-        let last = Rc::new(RefCell::new(None));
-        let db = Db::with_backend(Recording {
-            inner: backend,
-            last: Rc::clone(&last),
-        });
-        Self {
-            db,
-            last,
-            migrations,
-        }
-    }
-
-    /// Opens the connection at `url` (the owner role). Failure → 503.
-    #[cfg(target_arch = "wasm32")]
-    pub fn connect(
-        url: &crate::config::Secret,
-        migrations: &'static [Migration],
-    ) -> Result<Self, Error> {
-        Ok(Self::with_backend(
-            crate::pg::open_backend(url)?,
-            migrations,
-        ))
+    /// A runner over a connection with the owner role.
+    pub fn new(db: Db, migrations: &'static [Migration]) -> Self {
+        Self { db, migrations }
     }
 
     /// The status, without locking and without creating anything.
@@ -293,13 +244,13 @@ impl Runner {
             Direction::Up => m.up,
             Direction::Down => m.down,
         };
-        self.last.borrow_mut().take(); // only this step's failure counts
+        self.db.take_last_failure(); // only this step's failure counts
         let started = std::time::Instant::now();
         let mut failed_at: Option<(usize, Option<PgFailure>)> = None;
         let result = self.db.transaction(|tx| {
             for (i, sql) in statements.iter().enumerate() {
                 if let Err(err) = tx.execute(sql, &[]) {
-                    failed_at = Some((i + 1, self.last.borrow_mut().take()));
+                    failed_at = Some((i + 1, self.db.take_last_failure()));
                     return Err(err);
                 }
             }
@@ -321,7 +272,7 @@ impl Runner {
         result.map_err(|err| {
             let (statement, raw) = match failed_at {
                 Some((i, raw)) => (Some(i), raw),
-                None => (None, self.last.borrow_mut().take()),
+                None => (None, self.db.take_last_failure()),
             };
             let (sqlstate, message) = describe(raw, &err);
             StepFailure {
@@ -363,7 +314,7 @@ mod tests {
 
     fn runner() -> (Runner, FakeBackend) {
         let fake = FakeBackend::new();
-        (Runner::with_backend(fake.clone(), SET), fake)
+        (Runner::new(Db::with_backend(fake.clone()), SET), fake)
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub struct Db {
     /// A transaction is open: another `BEGIN` here would only warn, and its
     /// `COMMIT` would end the outer transaction early.
     in_transaction: Cell<bool>,
+    /// The last failure as the host reported it, before mapping (for the
+    /// migration runner, which must tell the admin what Postgres said).
+    last_failure: std::cell::RefCell<Option<PgFailure>>,
 }
 
 /// The org of this transaction, for row-level security. Like
@@ -60,6 +63,7 @@ impl Db {
             backend: Box::new(backend),
             failed: Cell::new(false),
             in_transaction: Cell::new(false),
+            last_failure: std::cell::RefCell::new(None),
         }
     }
 
@@ -123,7 +127,15 @@ impl Db {
 
     fn failure(&self, failure: PgFailure) -> Error {
         self.failed.set(true);
-        map_failure(failure)
+        let error = map_failure(failure.clone());
+        *self.last_failure.borrow_mut() = Some(failure);
+        error
+    }
+
+    /// Takes the last failure as the host reported it (unmapped: it may hold
+    /// database messages, so it is never sent to a client).
+    pub(crate) fn take_last_failure(&self) -> Option<PgFailure> {
+        self.last_failure.borrow_mut().take()
     }
 
     /// Runs `f` in a transaction: `BEGIN`, `f`, `COMMIT`; `ROLLBACK` when `f`

@@ -89,6 +89,4 @@ pub(crate) use db::Start;
 pub use db::{Backend, Db, FRESH_TRANSACTION_SQL, SET_TENANT_SQL, TenantTx, Tx};
 pub use failure::{DbFailure, PgFailure, map_failure};
 pub use params::Param;
-#[cfg(target_arch = "wasm32")]
-pub(crate) use spin::open_backend;
 pub use sql::{WRITE_RESULT_SQL, decode_rows, is_write, uses_param_one, wrap_read, wrap_write};

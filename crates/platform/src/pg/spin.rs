@@ -67,9 +67,8 @@ impl Backend for SpinBackend {
     }
 }
 
-/// Opens Spin's `pg4` connection at `url` as a [`Backend`], for wrappers that
-/// need the backend itself (the migration runner records raw failures).
-pub(crate) fn open_backend(url: &crate::config::Secret) -> Result<impl Backend + 'static, Error> {
+/// Opens Spin's `pg4` connection at `url` as a [`Backend`].
+pub(super) fn open_backend(url: &crate::config::Secret) -> Result<impl Backend + 'static, Error> {
     spin_sdk::pg4::Connection::open(url.expose())
         .map(SpinBackend)
         .map_err(|err| map_failure(failure(err)))

@@ -2,26 +2,10 @@
 //! confirms the token and reads the row) and the list of the caller's orgs.
 
 use plinth_platform::auth::{Credentials, Permission};
-use plinth_platform::etag::ETag;
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, json};
 use serde::{Deserialize, Serialize};
 
-#[derive(Serialize, Deserialize)]
-struct Org {
-    id: String,
-    name: String,
-    slug: String,
-    settings: serde_json::Value,
-    created_at: String,
-    updated_at: String,
-}
-
-#[derive(Serialize)]
-struct CurrentOrg {
-    #[serde(flatten)]
-    org: Org,
-    role: &'static str,
-}
+use crate::org::{self, Org};
 
 const CURRENT: &str = "SELECT id, name, slug, settings_json AS settings, created_at, updated_at \
      FROM org WHERE id = $1";
@@ -33,16 +17,7 @@ pub fn get(ctx: &RequestCtx) -> HandlerResult {
         ctx.db()?
             .tenant_read::<Org>(&credentials, Permission::Read, CURRENT, &[])?;
     let org = rows.into_iter().next().ok_or(Error::NotFound)?;
-    let etag = ETag::of(&format!("{}:{}", org.id, org.updated_at));
-    Ok(json(
-        200,
-        &CurrentOrg {
-            org,
-            role: caller.role().as_str(),
-        },
-    )?
-    .with_header("etag", etag.to_header())
-    .with_header("cache-control", "private, no-cache"))
+    org::respond(200, &org, caller.role())
 }
 
 #[derive(Serialize, Deserialize)]

@@ -1,0 +1,104 @@
+//! `DELETE /v1/orgs/current`: the owner deletes the token's org, once
+//! nothing but the owner's own membership and sessions is left in it.
+//!
+//! What blocks a deletion is listed in the 409's `blocking`
+//! (`[{"table": "memberships", "count": 2}]`). The problem document has no
+//! such field, so [`blocked`] renders this one 409 from the platform's own
+//! problem (`Error::problem`) plus that field.
+
+use plinth_platform::auth::{Caller, Credentials, Permission};
+use plinth_platform::error::PROBLEM_CONTENT_TYPE;
+use plinth_platform::{Context, Error, HandlerResult, Param, RequestCtx, Response, TenantTx};
+use serde::{Deserialize, Serialize};
+
+/// What keeps an org from being deleted: `count` rows of `table`.
+#[derive(Serialize)]
+struct Blocking {
+    table: &'static str,
+    count: i64,
+}
+
+enum Outcome {
+    Deleted,
+    Blocked(Vec<Blocking>),
+}
+
+/// `DELETE /v1/orgs/current`: 204, or 409 listing what blocks it; the
+/// caller's sessions in the org end with it (their tokens answer 401).
+pub fn delete(ctx: &RequestCtx) -> HandlerResult {
+    let credentials = Credentials::from_request(ctx)?;
+    let outcome = ctx
+        .db()?
+        .tenant_as(&credentials, Permission::OrgDelete, |tx| {
+            let caller = tx.caller().context("the caller of tenant_as")?;
+            lock_org(tx)?;
+            let blocking = blockers(tx, caller)?;
+            if !blocking.is_empty() {
+                return Ok(Outcome::Blocked(blocking));
+            }
+            delete_org(tx, caller)?;
+            Ok(Outcome::Deleted)
+        })?;
+    match outcome {
+        Outcome::Deleted => Ok(Response::empty(204)),
+        Outcome::Blocked(blocking) => blocked(ctx, &blocking),
+    }
+}
+
+const LOCK_ORG: &str = "SELECT id FROM org WHERE id = $1 FOR UPDATE";
+
+/// Locks the org row: a membership being added meanwhile (its foreign key
+/// check takes a share lock on the row) waits for this transaction, so
+/// the count below stays true until the org is gone.
+fn lock_org(tx: &TenantTx<'_>) -> Result<(), Error> {
+    tx.fetch_one::<serde_json::Value>(LOCK_ORG, &[]).map(drop)
+}
+
+#[derive(Deserialize)]
+struct Count {
+    count: i64,
+}
+
+const OTHER_MEMBERS: &str =
+    "SELECT count(*) AS count FROM memberships WHERE org_id = $1 AND user_id <> $2";
+
+/// Rows that would outlive the org: every membership but the caller's
+/// (`memberships` refers to the org with `ON DELETE RESTRICT`).
+fn blockers(tx: &TenantTx<'_>, caller: &Caller) -> Result<Vec<Blocking>, Error> {
+    let members: Count = tx.fetch_one(OTHER_MEMBERS, &[Param::from(caller.user())])?;
+    Ok([("memberships", members.count)]
+        .into_iter()
+        .filter(|(_, count)| *count > 0)
+        .map(|(table, count)| Blocking { table, count })
+        .collect())
+}
+
+const DELETE_OWN_MEMBERSHIP: &str = "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2";
+
+// The org's sessions (and their refresh tokens) cascade with it; a user
+// whose default org it was keeps no default (`ON DELETE SET NULL`).
+const DELETE_ORG: &str = "DELETE FROM org WHERE id = $1";
+
+fn delete_org(tx: &TenantTx<'_>, caller: &Caller) -> Result<(), Error> {
+    tx.execute(DELETE_OWN_MEMBERSHIP, &[Param::from(caller.user())])?;
+    match tx.execute(DELETE_ORG, &[])? {
+        1 => Ok(()),
+        n => Err(Error::internal(format!(
+            "deleting the org removed {n} rows"
+        ))),
+    }
+}
+
+/// The 409 of a blocked deletion: the platform's conflict problem with
+/// `blocking` added.
+fn blocked(ctx: &RequestCtx, blocking: &[Blocking]) -> HandlerResult {
+    let error = Error::conflict(
+        None,
+        "the org still has other members; remove them before deleting it",
+    );
+    let mut body = serde_json::to_value(error.problem(ctx.request_id()))
+        .context("serialize the conflict problem")?;
+    body["blocking"] = serde_json::to_value(blocking).context("serialize what blocks")?;
+    let body = serde_json::to_vec(&body).context("serialize the conflict body")?;
+    Ok(Response::new(error.status(), body).with_header("content-type", PROBLEM_CONTENT_TYPE))
+}

@@ -1,0 +1,142 @@
+//! `PATCH /v1/orgs/current`: change the name, slug or settings of the
+//! token's org (admin and owner), guarded by `If-Match`.
+
+use plinth_platform::auth::{Caller, Credentials, Permission};
+use plinth_platform::domain::Slug;
+use plinth_platform::{
+    Context, Error, FieldError, HandlerResult, Param, RequestCtx, ResultExt, TenantTx,
+    check_if_match,
+};
+use serde::{Deserialize, Deserializer};
+
+use crate::input::{OrgName, Settings};
+use crate::org::{self, Org};
+
+/// A field of a partial update: absent, `null`, or a value.
+#[derive(Default)]
+enum Given<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Given<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Option::<T>::deserialize(deserializer)?.map_or(Self::Null, Self::Value))
+    }
+}
+
+impl<T> Given<T> {
+    /// The value if one was given; `null` for a field that cannot be
+    /// cleared is the wrong shape (400 naming `field`).
+    fn required(self, field: &str) -> Result<Option<T>, Error> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::Null => Err(Error::Malformed(vec![FieldError::new(
+                field,
+                "must not be null",
+            )])),
+            Self::Value(value) => Ok(Some(value)),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    #[serde(default)]
+    name: Given<String>,
+    #[serde(default)]
+    slug: Given<String>,
+    #[serde(default)]
+    settings: Given<serde_json::Value>,
+}
+
+/// The request, parsed at the edge: at least one field changes.
+struct Change {
+    name: Option<OrgName>,
+    slug: Option<Slug>,
+    settings: Option<Settings>,
+}
+
+impl TryFrom<Body> for Change {
+    type Error = Error;
+
+    fn try_from(body: Body) -> Result<Self, Error> {
+        let settings = match body.settings {
+            Given::Absent => None,
+            Given::Null => return Err(Error::field("settings", "must be a JSON object")),
+            Given::Value(value) => Some(Settings::parse(value)?),
+        };
+        let change = Self {
+            name: body
+                .name
+                .required("name")?
+                .map(|name| OrgName::parse(&name))
+                .transpose()?,
+            slug: body
+                .slug
+                .required("slug")?
+                .map(|slug| Slug::parse(&slug).map_err(|e| e.at("slug")))
+                .transpose()?,
+            settings,
+        };
+        if change.name.is_none() && change.slug.is_none() && change.settings.is_none() {
+            let nothing =
+                |field| FieldError::new(field, "give at least one of name, slug, settings");
+            return Err(Error::Validation(vec![
+                nothing("name"),
+                nothing("slug"),
+                nothing("settings"),
+            ]));
+        }
+        Ok(change)
+    }
+}
+
+/// `PATCH /v1/orgs/current` `{name?, slug?, settings?}` with `If-Match`:
+/// 200 with the changed org and its new `ETag`; 428 without `If-Match`, 412
+/// when the org changed since that `ETag`, 409 naming `slug` when it is taken.
+pub fn update(ctx: &RequestCtx) -> HandlerResult {
+    let credentials = Credentials::from_request(ctx)?;
+    let change = Change::try_from(ctx.json::<Body>()?)?;
+    let if_match = ctx.header("if-match");
+    let (org, role) = ctx
+        .db()?
+        .tenant_as(&credentials, Permission::OrgUpdate, |tx| {
+            let current = lock_current(tx)?;
+            check_if_match(if_match, &current.etag(), true).into_result()?;
+            let role = tx
+                .caller()
+                .map(Caller::role)
+                .context("the caller of tenant_as")?;
+            Ok((apply(tx, change)?, role))
+        })?;
+    org::respond(200, &org, role)
+}
+
+const LOCK_CURRENT: &str = "SELECT id, name, slug, settings_json AS settings, created_at, updated_at \
+     FROM org WHERE id = $1 FOR UPDATE";
+
+/// The org as it is now, locked until the transaction ends, so no write can
+/// come between the `If-Match` check and the update.
+fn lock_current(tx: &TenantTx<'_>) -> Result<Org, Error> {
+    tx.fetch_one(LOCK_CURRENT, &[])
+}
+
+const UPDATE: &str = "UPDATE org SET name = coalesce($2, name), slug = coalesce($3, slug), \
+     settings_json = coalesce($4, settings_json) WHERE id = $1 \
+     RETURNING id, name, slug, settings_json AS settings, created_at, updated_at";
+
+fn apply(tx: &TenantTx<'_>, change: Change) -> Result<Org, Error> {
+    tx.fetch_one(
+        UPDATE,
+        &[
+            Param::from(change.name.as_ref().map(OrgName::as_str)),
+            Param::from(change.slug.as_ref()),
+            Param::from(change.settings.map(Settings::into_value)),
+        ],
+    )
+    .on_constraint("org_slug_key", "slug")
+}

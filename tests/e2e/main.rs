@@ -5,6 +5,7 @@
 //! (target/dev/services.env). `APP_RUNTIME=spin` runs the same tests against
 //! `$SPIN_BIN up` instead of devhost.
 
+mod auth_flows;
 mod bench;
 mod health;
 mod helpers;
@@ -14,5 +15,6 @@ mod host_routing;
 mod identity;
 mod manifest_errors;
 mod migrations;
+mod orgs;
 mod platform_writes;
 mod schema;

@@ -7,12 +7,17 @@
 //! same access token, both derived from what the rotation stored. Presented
 //! later, it was stolen or replayed: the whole session is revoked, and that
 //! revocation commits although the answer is a 401.
+//!
+//! Limited per client address ([`crate::rate_limit`]). [`rotate`] is the
+//! rotation of both this route and the token endpoint's `refresh_token`
+//! grant.
 
 use plinth_platform::domain::{OrgId, SessionId, UserId};
 use plinth_platform::token::token_digest;
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, Tx, json, log};
 use serde::Deserialize;
 
+use crate::rate_limit::{self, Route};
 use crate::tokens::{self, Grant, Issuer, Tokens};
 
 /// How long a rotated token still returns its successor.
@@ -74,9 +79,20 @@ enum Outcome {
 }
 
 pub fn refresh(ctx: &RequestCtx) -> HandlerResult {
-    let body: Body = ctx.json()?;
+    rate_limit::guarded(ctx, Route::Refresh, |_| {
+        let body: Body = ctx.json()?;
+        let tokens = rotate(ctx, &body.refresh_token)?;
+        Ok(tokens::no_store(json(200, &tokens)?))
+    })
+}
+
+/// Rotates the refresh token `presented`: its successor's tokens, or 401
+/// for a token that is unknown, expired, of a dead session, or rotated
+/// before the grace (which revokes its session). This route and the token
+/// endpoint's `refresh_token` grant.
+pub fn rotate(ctx: &RequestCtx, presented: &str) -> Result<Tokens, Error> {
     let issuer = Issuer::from_request(ctx)?;
-    let presented = body.refresh_token.trim();
+    let presented = presented.trim();
     let digest = token_digest(presented);
     let successor = issuer.successor(presented)?;
     let successor_digest = token_digest(&successor);
@@ -130,7 +146,7 @@ pub fn refresh(ctx: &RequestCtx) -> HandlerResult {
         }
     })?;
     match outcome {
-        Outcome::Tokens(tokens) => Ok(tokens::no_store(json(200, &tokens)?)),
+        Outcome::Tokens(tokens) => Ok(tokens),
         Outcome::Reused => {
             log::warn(format_args!(
                 "a rotated refresh token was presented again; its session is revoked"

@@ -3,13 +3,15 @@
 //!
 //! A taken email answers like a new one (201, the same shape, about the same
 //! time: the password is hashed either way) and creates nothing, so signup
-//! does not tell who has an account.
+//! does not tell who has an account. Limited per client address
+//! ([`crate::rate_limit`]).
 
 use plinth_platform::domain::{Email, OrgId, SessionId, Slug, UserId};
 use plinth_platform::password::{self, Password};
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, Tx, json};
 use serde::{Deserialize, Serialize};
 
+use crate::rate_limit::{self, Route};
 use crate::tokens::{self, Grant, Issuer, Tokens};
 
 #[derive(Deserialize)]
@@ -82,6 +84,10 @@ struct OrgView {
 }
 
 pub fn signup(ctx: &RequestCtx) -> HandlerResult {
+    rate_limit::guarded(ctx, Route::Signup, |_| create(ctx))
+}
+
+fn create(ctx: &RequestCtx) -> HandlerResult {
     let account = NewAccount::try_from(ctx.json::<Body>()?)?;
     let issuer = Issuer::from_request(ctx)?;
     let hash = password::hash(&account.password, ctx.random()?)?;

@@ -465,6 +465,17 @@ fn forged_and_broken_tokens_are_401_never_5xx() {
     hs["alg"] = json!("HS256");
     let mut refresh_typ = header.clone();
     refresh_typ["typ"] = json!("refresh+jwt");
+    let with_header = |key: &str, value: Value| {
+        let mut h = header.clone();
+        h[key] = value;
+        format!("{}.{}.{signature}", b64(&h), b64(&claims))
+    };
+    let with_claim = |key: &str, value: Value| {
+        let mut c = claims.clone();
+        c[key] = value;
+        format!("{}.{}.{signature}", b64(&header), b64(&c))
+    };
+    let now = claims["iat"].as_i64().unwrap();
     let cases: Vec<(&str, String)> = vec![
         (
             "tampered org",
@@ -492,6 +503,27 @@ fn forged_and_broken_tokens_are_401_never_5xx() {
         ("bad base64", "a$b.c%d.e^f".to_owned()),
         ("not a token", "hello".to_owned()),
         ("the refresh token", t.refresh.clone()),
+        ("alg NONE", with_header("alg", json!("NONE"))),
+        ("alg RS256", with_header("alg", json!("RS256"))),
+        ("alg ES256", with_header("alg", json!("ES256"))),
+        ("typ JWT", with_header("typ", json!("JWT"))),
+        ("unknown kid", with_header("kid", json!("no-such-key"))),
+        ("hostile kid", with_header("kid", json!("../../etc/passwd"))),
+        ("kid not a string", with_header("kid", json!(7))),
+        (
+            "a jwk header of its own",
+            with_header("jwk", json!({"kty": "OKP", "crv": "Ed25519", "x": "AAAA"})),
+        ),
+        ("wrong iss", with_claim("iss", json!("evil"))),
+        ("future nbf", with_claim("nbf", json!(now + 3600))),
+        (
+            "empty signature",
+            format!("{}.{}.", b64(&header), b64(&claims)),
+        ),
+        (
+            "stripped to two segments",
+            format!("{}.{}", b64(&header), b64(&claims)),
+        ),
         ("another tenant's token with this one's signature", {
             let (h, c, _) = segments(&other.access);
             format!("{}.{}.{signature}", b64(&h), b64(&c))

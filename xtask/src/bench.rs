@@ -15,17 +15,26 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-/// Which token a scenario sends.
+/// What a scenario sends.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Auth {
+    /// A GET without a token.
     None,
-    /// tests/apps/bench/token.txt, for the bench component.
+    /// A GET with tests/apps/bench/token.txt, for the bench component.
     BenchJwt,
-    /// A real access token from a sign-up made for the run.
+    /// A GET with a real access token from a sign-up made for the run.
     Tenant,
+    /// `POST /v1/auth/login` with that tenant's password (one argon2id
+    /// verification per request).
+    Login,
+    /// `POST /v1/auth/refresh`, each wrk thread following its own chain of
+    /// refresh tokens: a request sends the newest one its thread received,
+    /// so requests in flight together share it (the rotation, then the
+    /// grace answer), as a client's parallel refreshes do.
+    Refresh,
 }
 
-/// (name, path, token)
+/// (name, path, what it sends)
 const SCENARIOS: &[(&str, &str, Auth)] = &[
     ("health-live", "/health/live", Auth::None),
     ("noop", "/bench/noop", Auth::None),
@@ -34,7 +43,41 @@ const SCENARIOS: &[(&str, &str, Auth)] = &[
     ("jwt", "/bench/jwt", Auth::BenchJwt),
     ("all", "/bench/all", Auth::BenchJwt),
     ("orgs-current", "/v1/orgs/current", Auth::Tenant),
+    ("login", "/v1/auth/login", Auth::Login),
+    ("refresh", "/v1/auth/refresh", Auth::Refresh),
 ];
+
+/// The Lua that makes a scenario's requests, before the report hook.
+fn request_lua(auth: Auth, tenant: Option<&Tenant>, addr: std::net::SocketAddr) -> Result<String> {
+    let tenant = || tenant.context("no tenant signed up for this scenario");
+    Ok(match auth {
+        Auth::None | Auth::BenchJwt | Auth::Tenant => String::new(),
+        Auth::Login => {
+            let t = tenant()?;
+            format!(
+                "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+                 wrk.body = '{{\"email\":\"{}\",\"password\":\"{}\"}}'\n",
+                t.email, t.password
+            )
+        }
+        Auth::Refresh => {
+            // Fresh sessions for every run of wrk (the warm-up's chain is spent).
+            let tokens: Vec<String> = (0..2)
+                .map(|_| log_in(addr, tenant()?))
+                .collect::<Result<_>>()?;
+            format!(
+                "local tokens = {{\"{}\", \"{}\"}}\nlocal n = 0\n\
+                 function setup(thread) n = n + 1; thread:set(\"token\", tokens[n]) end\n\
+                 function request() return wrk.format(\"POST\", nil, \
+                 {{[\"Content-Type\"] = \"application/json\"}}, \
+                 '{{\"refresh_token\":\"' .. token .. '\"}}') end\n\
+                 function response(status, headers, body) \
+                 local t = body:match('\"refresh_token\":\"([^\"]+)\"'); if t then token = t end end\n",
+                tokens[0], tokens[1]
+            )
+        }
+    })
+}
 
 /// Seconds of unmeasured load before each scenario.
 const WARM_UP_S: u64 = 2;
@@ -167,8 +210,6 @@ fn run(opts: &Options) -> Result<()> {
         .to_string();
     let out_dir = util::target_dir().join("bench");
     std::fs::create_dir_all(&out_dir)?;
-    let script = out_dir.join("report.lua");
-    std::fs::write(&script, LUA)?;
 
     let addr = util::local(util::free_port()?);
     let _app = App::start(
@@ -177,35 +218,50 @@ fn run(opts: &Options) -> Result<()> {
         addr,
         &env,
     )?;
-    let tenant_token = if opts.scenarios.iter().any(|s| s.2 == Auth::Tenant) {
+    let tenant = if opts
+        .scenarios
+        .iter()
+        .any(|s| s.2 != Auth::None && s.2 != Auth::BenchJwt)
+    {
         Some(sign_up(addr)?)
     } else {
         None
     };
     let mut rows = Vec::new();
-    for &&(name, path, auth) in &opts.scenarios {
+    for &&(name, path, kind) in &opts.scenarios {
         if sys::interrupted() {
             bail!("interrupted");
         }
-        let auth = match auth {
-            Auth::None => None,
+        let auth = match kind {
             Auth::BenchJwt => Some(format!("Authorization: Bearer {bench_token}")),
-            Auth::Tenant => tenant_token
+            Auth::Tenant => tenant
                 .as_ref()
-                .map(|t| format!("Authorization: Bearer {t}")),
+                .map(|t| format!("Authorization: Bearer {}", t.access)),
+            Auth::None | Auth::Login | Auth::Refresh => None,
         };
-        probe(addr, path, auth.as_deref());
+        if matches!(kind, Auth::None | Auth::BenchJwt | Auth::Tenant) {
+            probe(addr, path, auth.as_deref());
+        }
         let _phase = Phase::new(format!(
             "wrk {name} ({path}, {}s, {} connections)",
             opts.duration_s, opts.connections
         ));
         let url = format!("http://{addr}{path}");
         let wrk = |seconds: u64| {
+            let script = out_dir.join(format!("{name}.lua"));
+            std::fs::write(
+                &script,
+                format!("{}{LUA}", request_lua(kind, tenant.as_ref(), addr)?),
+            )?;
             let mut cmd = Command::new("wrk");
             cmd.args([
                 "-t2",
                 &format!("-c{}", opts.connections),
                 &format!("-d{seconds}s"),
+                // Login hashes a password per request: at 32 connections its
+                // answers take over a second, past wrk's 2 s default now and then.
+                "--timeout",
+                "10s",
                 "--latency",
                 "-s",
             ]);
@@ -255,12 +311,21 @@ fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Signs up a fresh tenant on the bench app; returns its access token.
-fn sign_up(addr: std::net::SocketAddr) -> Result<String> {
+/// A tenant signed up for the run.
+struct Tenant {
+    email: String,
+    password: String,
+    access: String,
+}
+
+/// Signs up a fresh tenant on the bench app.
+fn sign_up(addr: std::net::SocketAddr) -> Result<Tenant> {
     let name = format!("bench-{}", util::random_hex(6)?);
+    let email = format!("{name}@example.com");
+    let password = util::random_hex(12)?;
     let body = serde_json::json!({
-        "email": format!("{name}@example.com"),
-        "password": util::random_hex(12)?,
+        "email": email,
+        "password": password,
         "name": "Bench",
         "org_name": name,
     })
@@ -277,10 +342,36 @@ fn sign_up(addr: std::net::SocketAddr) -> Result<String> {
         bail!("bench sign-up answered {}: {}", resp.status, resp.body);
     }
     let json: serde_json::Value = serde_json::from_str(&resp.body)?;
-    json["access_token"]
+    let access = json["access_token"]
         .as_str()
         .map(str::to_owned)
-        .context("sign-up answer without access_token")
+        .context("sign-up answer without access_token")?;
+    Ok(Tenant {
+        email,
+        password,
+        access,
+    })
+}
+
+/// A new session of `tenant`; returns its refresh token.
+fn log_in(addr: std::net::SocketAddr, tenant: &Tenant) -> Result<String> {
+    let body = serde_json::json!({"email": tenant.email, "password": tenant.password}).to_string();
+    let resp = http::request(
+        addr,
+        "POST",
+        "/v1/auth/login",
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+        Duration::from_secs(30),
+    )?;
+    if resp.status != 200 {
+        bail!("bench login answered {}: {}", resp.status, resp.body);
+    }
+    let json: serde_json::Value = serde_json::from_str(&resp.body)?;
+    json["refresh_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("login answer without refresh_token")
 }
 
 /// One request before the load, so a wrong status is explained up front.

@@ -30,7 +30,7 @@ usage: cargo xtask <command>
   test [--install] [-- <cargo test args>]
                       build, start services, run the workspace tests against them
   bench [scenario...] [--duration 10s] [--connections 32] [--app devhost|spin] [--install]
-                      wrk against tests/apps/bench; scenarios: health-live noop pg redis jwt all orgs-current
+                      wrk against tests/apps/bench; scenarios: health-live noop pg redis jwt all orgs-current login refresh
   lint-migrations     check migrations/ against the schema conventions
 
 --install (implied by CI=true) installs missing redis-server, s3s-fs, wrk, postgresql-15.";

@@ -55,7 +55,8 @@ pub const WINDOW_SECS: u64 = 60;
 pub const PER_ADDRESS_PER_MINUTE: u64 = 300;
 
 /// Password attempts per [`WINDOW_SECS`] on one account (login and the
-/// token endpoint's password grant together).
+/// token endpoint's password grant together), unless the
+/// `auth_account_attempts_per_minute` variable says otherwise.
 ///
 /// Why 5: a person mistyping a password needs a few tries, and five a
 /// minute holds online guessing of one account to 7,200 a day (with no
@@ -120,15 +121,17 @@ pub struct Limits {
     cache: Cache,
     now: i64,
     per_address: u64,
+    per_account: u64,
     standings: Vec<Standing>,
 }
 
 impl Limits {
-    fn new(cache: Cache, now: i64, per_address: u64) -> Self {
+    fn new(cache: Cache, now: i64, per_address: u64, per_account: u64) -> Self {
         Self {
             cache,
             now,
             per_address,
+            per_account,
             standings: Vec::new(),
         }
     }
@@ -165,7 +168,7 @@ impl Limits {
     pub fn check_account(&mut self, email: &str) -> Result<(), Error> {
         let policy = Policy {
             name: ACCOUNT,
-            quota: PER_ACCOUNT_PER_MINUTE,
+            quota: self.per_account,
             window: WINDOW_SECS,
         };
         self.check(policy, &format!("email:{}", email.trim().to_lowercase()))
@@ -242,18 +245,18 @@ pub fn client_address(header: Option<&str>) -> String {
     }
 }
 
-/// The per-address limit: `auth_rate_per_minute`, or
-/// [`PER_ADDRESS_PER_MINUTE`] when that is empty. A value that is not a
-/// positive number is a misconfiguration (500, logged naming the variable).
-pub fn per_address_limit(value: &str) -> Result<u64, Error> {
+/// A quota from the variable `name` (its `value`), or `default` when that
+/// is empty. A value that is not a positive number is a misconfiguration
+/// (500, logged naming the variable).
+pub fn quota(name: &str, value: &str, default: u64) -> Result<u64, Error> {
     let value = value.trim();
     if value.is_empty() {
-        return Ok(PER_ADDRESS_PER_MINUTE);
+        return Ok(default);
     }
     match value.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(plinth_platform::config::invalid(
-            "auth_rate_per_minute",
+            name,
             "must be a positive whole number",
         )),
     }
@@ -269,9 +272,18 @@ pub fn guarded(
     handler: impl FnOnce(&mut Limits) -> HandlerResult,
 ) -> HandlerResult {
     let config = ctx.config();
-    let per_address = per_address_limit(&config.get("auth_rate_per_minute")?)?;
+    let per_address = quota(
+        "auth_rate_per_minute",
+        &config.get("auth_rate_per_minute")?,
+        PER_ADDRESS_PER_MINUTE,
+    )?;
+    let per_account = quota(
+        "auth_account_attempts_per_minute",
+        &config.get("auth_account_attempts_per_minute")?,
+        PER_ACCOUNT_PER_MINUTE,
+    )?;
     let cache = Cache::connect(&config.secret("redis_url")?)?;
-    let mut limits = Limits::new(cache, ctx.now(), per_address);
+    let mut limits = Limits::new(cache, ctx.now(), per_address, per_account);
     let address = client_address(ctx.header("spin-client-addr"));
     let result = limits
         .check_address(route, &address)

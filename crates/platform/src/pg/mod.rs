@@ -68,12 +68,14 @@
 //!
 //! # Tenancy
 //!
-//! [`Db::tenant`] opens a transaction, sets `app.org_id` for it (read by the
-//! row-level security policies) and hands out a [`TenantTx`] whose methods
-//! bind the org id as `$1` ahead of the caller's parameters: tenant SQL
-//! filters with `org_id = $1` and numbers its own parameters from `$2`.
-//! Postgres refuses a statement that leaves `$1` unused, so a tenant query
-//! cannot forget the filter.
+//! Tenant work is opened only for confirmed credentials:
+//! [`Db::tenant_as`](crate::auth) (a transaction whose first statement checks
+//! the token and sets `app.org_id`, read by the row-level security
+//! policies) and [`Db::tenant_read`](crate::auth) (the same in one
+//! statement). Both hand the SQL the org id as `$1` ahead of the caller's
+//! parameters: tenant SQL filters with `org_id = $1` and numbers its own
+//! parameters from `$2`, and a [`TenantTx`] refuses a statement that does not
+//! use `$1`, so a tenant query cannot forget the filter.
 
 mod db;
 mod failure;

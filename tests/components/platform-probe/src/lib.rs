@@ -10,8 +10,6 @@
 //!   `INSERT … RETURNING` through `Db::fetch_one`, alone or inside
 //!   `Db::transaction`; 201 with the row, or the platform's problem, with the
 //!   constraints named as fields the way a real handler names them.
-//! - `POST /probe/tenant-items` `{"org_id", "slug"}`: the same inside
-//!   `Db::tenant`.
 //! - `POST /probe/trap-in-transaction` `{"slug"}`: inserts inside
 //!   `Db::transaction`, then traps before `COMMIT`.
 //! - `GET /probe/tenant-items` (bearer): every `probe_tenant_item` row the
@@ -21,7 +19,6 @@
 //!   through `Db::tenant_as` for the caller's org.
 
 use plinth_platform::auth::{Credentials, Permission};
-use plinth_platform::domain::OrgId;
 use plinth_platform::pg::{Db, Param};
 use plinth_platform::response::json;
 use plinth_platform::{Error, HandlerResult, RequestCtx, ResultExt, Router, config};
@@ -32,7 +29,6 @@ use serde_json::Value;
 async fn entry(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
     let router = Router::new()
         .post("/probe/items", insert_item)
-        .post("/probe/tenant-items", insert_tenant_item)
         .post("/probe/trap-in-transaction", trap_in_transaction)
         .get("/probe/tenant-items", read_unfiltered)
         .post("/probe/tenant-items/as-caller", insert_as_caller);
@@ -69,28 +65,8 @@ fn insert_item(ctx: &RequestCtx) -> HandlerResult {
     json(201, &row)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTenantItem {
-    org_id: String,
-    slug: String,
-}
-
 const INSERT_TENANT_ITEM: &str = "INSERT INTO probe_tenant_item (org_id, slug) VALUES ($1, $2) \
      RETURNING id, org_id, slug";
-
-fn insert_tenant_item(ctx: &RequestCtx) -> HandlerResult {
-    let item: NewTenantItem = ctx.json()?;
-    // A test fixture: the org comes from the body here only because this
-    // probe has no tokens; real components take it from the caller.
-    let org = OrgId::parse(&item.org_id).map_err(|_| Error::field("org_id", "is not a uuid"))?;
-    let row: Value = db()?
-        .tenant(org, |tx| {
-            tx.fetch_one(INSERT_TENANT_ITEM, &[Param::from(&item.slug)])
-        })
-        .on_constraint("probe_tenant_item_org_id_slug_key", "slug")?;
-    json(201, &row)
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -30,12 +30,12 @@ struct StoredUser {
     email: String,
     name: String,
     password_hash: String,
-    default_org_id: Option<String>,
+    default_org_id: Option<OrgId>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
 pub struct OrgMembership {
-    pub id: String,
+    pub id: OrgId,
     pub name: String,
     pub slug: String,
     pub role: String,
@@ -151,7 +151,7 @@ pub fn sign_in(
     };
     let grant = Grant {
         user: user.id,
-        org: OrgId::parse(&orgs[org].id)?,
+        org: orgs[org].id,
         session: SessionId::new_v4(ctx.random()?),
         role: orgs[org].role.clone(),
     };

@@ -67,7 +67,7 @@ struct Presented {
 #[derive(Deserialize)]
 struct Live {
     user_id: UserId,
-    org_id: String,
+    org_id: OrgId,
     role: String,
 }
 
@@ -164,7 +164,7 @@ fn live_grant(tx: &Tx<'_>, session: SessionId) -> Result<Option<Grant>, Error> {
     live.map(|live| {
         Ok(Grant {
             user: live.user_id,
-            org: OrgId::parse(&live.org_id)?,
+            org: live.org_id,
             session,
             role: live.role,
         })

@@ -78,7 +78,7 @@ struct UserView {
 
 #[derive(Serialize, Deserialize)]
 struct OrgView {
-    id: String,
+    id: OrgId,
     name: String,
     slug: String,
 }
@@ -98,7 +98,7 @@ fn create(ctx: &RequestCtx) -> HandlerResult {
             return Ok(None);
         };
         let org = insert_org(ctx, tx, &account)?;
-        let org_id = OrgId::parse(&org.id)?;
+        let org_id = org.id;
         tx.execute(INSERT_OWNER, &[Param::from(org_id), Param::from(user.id)])?;
         tx.execute(
             SET_DEFAULT_ORG,
@@ -195,7 +195,7 @@ fn decoy(
     user: UserId,
     session: SessionId,
 ) -> Result<Account, Error> {
-    let org = OrgId::parse(UserId::new_v4(ctx.random()?).as_str())?;
+    let org = OrgId::new_v4(ctx.random()?);
     let slug = match &account.org_slug {
         Some(slug) => slug.clone(),
         None => Slug::from_name(&account.org_name).map_or_else(|| Slug::parse("org-decoy"), Ok)?,
@@ -213,7 +213,7 @@ fn decoy(
             name: account.name.clone(),
         },
         org: OrgView {
-            id: org.to_string(),
+            id: org,
             name: account.org_name.clone(),
             slug: slug.to_string(),
         },

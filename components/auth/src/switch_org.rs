@@ -16,7 +16,7 @@
 //! [`Db::confirm`]: plinth_platform::Db::confirm
 
 use plinth_platform::auth::Credentials;
-use plinth_platform::domain::{OrgId, SessionId};
+use plinth_platform::domain::{OrgRef, SessionId};
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, json};
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +42,7 @@ const MEMBERSHIP: &str = "SELECT o.id, o.name, o.slug, m.role FROM memberships m
 pub fn switch_org(ctx: &RequestCtx) -> HandlerResult {
     let credentials = Credentials::from_request(ctx)?;
     let body: Body = ctx.json()?;
-    let org = OrgId::parse(body.org_id.trim()).map_err(|err| err.at("org_id"))?;
+    let org = OrgRef::parse(body.org_id.trim())?;
     let issuer = Issuer::from_request(ctx)?;
     let db = ctx.db()?;
     let caller = db.confirm(&credentials)?;
@@ -51,7 +51,7 @@ pub fn switch_org(ctx: &RequestCtx) -> HandlerResult {
     let org = membership.ok_or(Error::NotFound)?;
     let grant = Grant {
         user: caller.user(),
-        org: OrgId::parse(&org.id)?,
+        org: org.id,
         session: SessionId::new_v4(ctx.random()?),
         role: org.role.clone(),
     };

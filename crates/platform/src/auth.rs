@@ -333,8 +333,9 @@ impl Db {
         all.extend_from_slice(params);
         all.extend(credentials.params());
         let cell = self.fetch_start(&tenant_read_sql(sql, params.len()), &all)?;
-        let TenantRead(role, rows) = serde_json::from_str::<TenantRead<T>>(&cell)
-            .map_err(|err| Error::internal_from("decode the tenant read", &err))?;
+        let TenantRead(role, rows) =
+            crate::domain::org_id::decoding_rows(|| serde_json::from_str::<TenantRead<T>>(&cell))
+                .map_err(|err| Error::internal_from("decode the tenant read", &err))?;
         let caller = credentials.confirm(role.as_deref(), permission)?;
         Ok((caller, rows.unwrap_or_default()))
     }

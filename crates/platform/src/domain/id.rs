@@ -52,6 +52,10 @@ kinds! {
     Partner, PartnerId, "partner", "partner_id";
     /// A stored file.
     File, FileId, "file", "file_id";
+    /// An org *named by a request* (switch-org's choice among the caller's
+    /// memberships). Not an [`OrgId`](crate::domain::OrgId): nothing can be
+    /// scoped by it; the database answers with the org it finds.
+    OrgChoice, OrgRef, "org", "org_id";
 }
 
 /// The id of a `K`: a UUID parsed from the `8-4-4-4-12` hex form (any case,

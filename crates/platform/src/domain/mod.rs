@@ -3,10 +3,10 @@
 
 mod email;
 pub mod id;
-mod org_id;
+pub(crate) mod org_id;
 mod slug;
 
 pub use email::Email;
-pub use id::{CompanyId, FileId, Id, Kind, PartnerId, SessionId, UserId};
+pub use id::{CompanyId, FileId, Id, Kind, OrgRef, PartnerId, SessionId, UserId};
 pub use org_id::OrgId;
 pub use slug::Slug;

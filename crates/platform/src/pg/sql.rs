@@ -60,7 +60,7 @@ pub fn is_write(sql: &str) -> bool {
 
 /// Decodes the JSON array text of a wrapped read into rows.
 pub fn decode_rows<T: DeserializeOwned>(json: &str) -> Result<Vec<T>, Error> {
-    serde_json::from_str(json).map_err(|err| {
+    crate::domain::org_id::decoding_rows(|| serde_json::from_str(json)).map_err(|err| {
         Error::Internal(
             Cause::new(format!(
                 "decode query rows into {}",

@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{Response, TestApp, app, pg_connect, superuser_url_for};
+use crate::helpers::{Response, TestApp, app, manifest, pg_connect, service, superuser_url_for};
 
 /// A tenant made for one test: its owner's credentials and org.
 pub struct Tenant {
@@ -575,4 +575,57 @@ fn the_jwks_verifies_an_access_token_as_a_third_party_would() {
     assert_eq!(claims["org"], t.org_id.as_str());
     let life = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
     assert_eq!(life, 900, "short-lived");
+}
+
+fn kids(app: &TestApp) -> Vec<String> {
+    app.get("/.well-known/jwks.json").json()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn kid_of(token: &str) -> String {
+    segments(token).0["kid"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn signing_keys_rotate_without_logging_anyone_out() {
+    let shared = app();
+    let before = shared.new_tenant();
+    let old = service("SPIN_VARIABLE_JWT_KEYS").to_owned();
+    let old_kid = kid_of(&before.access);
+    let new = format!("rotated:{}", URL_SAFE_NO_PAD.encode([42u8; 32]));
+    let with_keys = |keys: String| {
+        TestApp::spawn_with(
+            &manifest("spin.toml"),
+            &[("SPIN_VARIABLE_JWT_KEYS", keys)],
+            &[],
+        )
+    };
+
+    // 1. The new key is added at the end: published, not yet signing.
+    let added = with_keys(format!("{old},{new}"));
+    assert_eq!(kids(&added), [old_kid.clone(), "rotated".to_owned()]);
+    assert_eq!(kid_of(&added.new_tenant().access), old_kid);
+
+    // 2. Moved to the front: it signs; the old key is still published.
+    let switched = with_keys(format!("{new},{old}"));
+    assert_eq!(kids(&switched), ["rotated".to_owned(), old_kid.clone()]);
+    let after = switched.new_tenant();
+    assert_eq!(kid_of(&after.access), "rotated");
+    for token in [&before.access, &after.access] {
+        assert_eq!(switched.get_as("/v1/orgs/current", token).status, 200);
+        assert_eq!(shared.get_as("/v1/orgs/current", token).status, 200);
+    }
+
+    // 3. The old key dropped: no longer published, and the components still
+    // serve its tokens' sessions (they check the digest, not the signature).
+    let dropped = with_keys(new);
+    assert_eq!(kids(&dropped), ["rotated".to_owned()]);
+    assert_eq!(
+        dropped.get_as("/v1/orgs/current", &before.access).status,
+        200
+    );
 }

@@ -3,26 +3,11 @@
 //! of the sign-in routes: 429 with `Retry-After` and the RateLimit headers
 //! on an app of its own at 3 a minute, and 503 when Redis is down.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Response, TestApp, app, manifest, pg_connect, superuser_url_for};
-
-fn fresh(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// The app database as the superuser.
-fn app_db() -> postgres::Client {
-    pg_connect(&superuser_url_for("plinth"))
-}
+use crate::helpers::{Response, TestApp, app, app_db, manifest, unique};
 
 /// `application/x-www-form-urlencoded`: unreserved bytes as they are, a
 /// space as `+`, everything else `%XX`.
@@ -128,7 +113,7 @@ fn the_token_endpoint_grants_passwords_and_rotates_refresh_tokens() {
     assert_eq!(current.status, 200, "{}", current.text());
     assert_eq!(current.json()["id"], t.org_id.as_str());
     // The JSON route rotates the successor in its turn: one rotation, two doors.
-    let again = app.refresh(next["refresh_token"].as_str().unwrap());
+    let again = app.reunique(next["refresh_token"].as_str().unwrap());
     assert_eq!(again.status, 200, "{}", again.text());
 }
 
@@ -136,7 +121,7 @@ fn the_token_endpoint_grants_passwords_and_rotates_refresh_tokens() {
 fn token_endpoint_refusals_are_rfc6749_errors() {
     let app = app();
     let t = app.new_tenant();
-    let nobody = format!("{}@example.com", fresh("nobody"));
+    let nobody = format!("{}@example.com", unique("nobody"));
     let password = |username: &str, password: &str| {
         form(&[
             ("grant_type", "password"),
@@ -318,7 +303,7 @@ fn a_refresh_token_reused_after_the_grace_is_invalid_grant_and_ends_the_session(
 
 /// A second org with `user_id` as a member of it (as the API cannot yet).
 fn second_org(user_id: &str, role: &str) -> (String, String) {
-    let slug = fresh("second");
+    let slug = unique("second");
     let row = app_db()
         .query_one(
             "WITH o AS (INSERT INTO org (name, slug) VALUES ('Second', $1) RETURNING id) \
@@ -358,7 +343,7 @@ fn switch_org_gives_a_new_session_in_another_org_of_the_caller() {
     let first = app.get_as("/v1/orgs/current", &t.access);
     assert_eq!(first.json()["id"], t.org_id.as_str());
     // The new session's refresh token stays in the second org.
-    let rotated = app.refresh(body["refresh_token"].as_str().unwrap());
+    let rotated = app.reunique(body["refresh_token"].as_str().unwrap());
     assert_eq!(rotated.status, 200, "{}", rotated.text());
     let access = rotated.json()["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -512,8 +497,8 @@ fn over_the_limit_is_429_with_retry_after_and_ratelimit_headers() {
 
     // Each route has its own count.
     let signup = limited.signup(&json!({
-        "email": format!("{}@example.com", fresh("limited")), "password": "long enough pw",
-        "name": "N", "org_name": fresh("limited"),
+        "email": format!("{}@example.com", unique("limited")), "password": "long enough pw",
+        "name": "N", "org_name": unique("limited"),
     }));
     assert_eq!(signup.status, 201, "{}", signup.text());
     assert_eq!(
@@ -540,11 +525,11 @@ fn the_limited_routes_answer_503_without_redis() {
         (
             "signup",
             down.signup(&json!({
-                "email": format!("{}@example.com", fresh("down")), "password": "long enough pw",
-                "name": "N", "org_name": fresh("down"),
+                "email": format!("{}@example.com", unique("down")), "password": "long enough pw",
+                "name": "N", "org_name": unique("down"),
             })),
         ),
-        ("refresh", down.refresh(&t.refresh)),
+        ("refresh", down.reunique(&t.refresh)),
         (
             "token",
             down.token_grant(&[
@@ -567,5 +552,5 @@ fn the_limited_routes_answer_503_without_redis() {
     // Routes without limits do not need Redis.
     assert_eq!(down.get_as("/v1/auth/me", &t.access).status, 200);
     // The refresh token was not rotated.
-    assert_eq!(shared.refresh(&t.refresh).status, 200);
+    assert_eq!(shared.reunique(&t.refresh).status, 200);
 }

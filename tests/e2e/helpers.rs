@@ -653,6 +653,22 @@ fn drop_stale_scratch_dbs(su: &mut postgres::Client) {
     }
 }
 
+/// `tag` made unique within this run (names, emails, slugs of test data).
+pub fn unique(tag: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The shared app's database as the superuser: to check rows, and to change
+/// what the API cannot (yet), such as a member's role.
+pub fn app_db() -> postgres::Client {
+    pg_connect(&superuser_url_for("plinth"))
+}
+
 /// Polls `f` until it returns `Some` or `timeout` passes.
 pub fn eventually<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;

@@ -3,13 +3,11 @@
 //! reuse, logout, role and membership changes taking effect at once, forged
 //! tokens, and the JWKS verifying an access token as a third party would.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::helpers::{Response, TestApp, app, manifest, pg_connect, service, superuser_url_for};
+use crate::helpers::{Response, TestApp, app, app_db, manifest, service, unique};
 
 /// A tenant made for one test: its owner's credentials and org.
 pub struct Tenant {
@@ -22,20 +20,6 @@ pub struct Tenant {
     pub user_id: String,
 }
 
-fn unique(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// The app database as the superuser (to change what the API cannot yet).
-fn app_db() -> postgres::Client {
-    pg_connect(&superuser_url_for("plinth"))
-}
-
 impl TestApp {
     pub fn signup(&self, body: &Value) -> Response {
         self.post_json("/v1/auth/signup", body)
@@ -45,7 +29,7 @@ impl TestApp {
         self.post_json("/v1/auth/login", body)
     }
 
-    pub fn refresh(&self, token: &str) -> Response {
+    pub fn reunique(&self, token: &str) -> Response {
         self.post_json("/v1/auth/refresh", &json!({ "refresh_token": token }))
     }
 
@@ -286,7 +270,7 @@ fn refresh_rotates_once_and_parallel_refreshes_share_the_successor() {
     let t = app.new_tenant();
     let results: Vec<Response> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..10)
-            .map(|_| s.spawn(|| app.refresh(&t.refresh)))
+            .map(|_| s.spawn(|| app.reunique(&t.refresh)))
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
@@ -324,21 +308,21 @@ fn refresh_rotates_once_and_parallel_refreshes_share_the_successor() {
         200,
         "the previous access token stays valid until it expires"
     );
-    let next = app.refresh(first["refresh_token"].as_str().unwrap());
+    let next = app.reunique(first["refresh_token"].as_str().unwrap());
     assert_eq!(
         next.status,
         200,
         "the successor rotates in its turn: {}",
         next.text()
     );
-    assert_eq!(app.refresh("plr_not-a-token").status, 401);
+    assert_eq!(app.reunique("plr_not-a-token").status, 401);
 }
 
 #[test]
 fn a_rotated_refresh_token_shown_after_the_grace_revokes_its_session() {
     let app = app();
     let t = app.new_tenant();
-    let rotated = app.refresh(&t.refresh);
+    let rotated = app.reunique(&t.refresh);
     assert_eq!(rotated.status, 200);
     let successor = rotated.json()["refresh_token"].as_str().unwrap().to_owned();
     // As if the rotation were a minute old.
@@ -350,10 +334,10 @@ fn a_rotated_refresh_token_shown_after_the_grace_revokes_its_session() {
             &[&t.user_id],
         )
         .unwrap();
-    let replay = app.refresh(&t.refresh);
+    let replay = app.reunique(&t.refresh);
     assert_eq!(replay.status, 401, "{}", replay.text());
     assert_eq!(
-        app.refresh(&successor).status,
+        app.reunique(&successor).status,
         401,
         "the successor dies with the session"
     );
@@ -385,7 +369,7 @@ fn logout_ends_sessions_at_once_in_every_component() {
         "the other is gone"
     );
     assert_eq!(
-        app.refresh(second["refresh_token"].as_str().unwrap())
+        app.reunique(second["refresh_token"].as_str().unwrap())
             .status,
         401
     );
@@ -394,7 +378,7 @@ fn logout_ends_sessions_at_once_in_every_component() {
     for path in ["/v1/orgs/current", "/v1/auth/me", "/v1/orgs"] {
         assert_eq!(app.get_as(path, &t.access).status, 401, "{path}");
     }
-    assert_eq!(app.refresh(&t.refresh).status, 401);
+    assert_eq!(app.reunique(&t.refresh).status, 401);
     assert_eq!(
         app.logout(&t.access, "all").status,
         401,

@@ -5,26 +5,10 @@
 //! org B's token on every route that acts on "current" data leaves org A
 //! unchanged and never shows it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use serde_json::{Value, json};
 
-use crate::helpers::{Response, TestApp, app, pg_connect, superuser_url_for};
+use crate::helpers::{Response, TestApp, app, app_db, unique};
 use crate::identity::Tenant;
-
-fn unique(tag: &str) -> String {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// The app database as the superuser (to check rows and set roles).
-fn app_db() -> postgres::Client {
-    pg_connect(&superuser_url_for("plinth"))
-}
 
 impl TestApp {
     /// `method path` with `access` as bearer, extra headers and a JSON body
@@ -644,7 +628,11 @@ fn delete_needs_the_owner_and_no_other_members() {
         "its session went with the org: {}",
         gone.text()
     );
-    assert_eq!(app.refresh(&t.refresh).status, 401, "and its refresh token");
+    assert_eq!(
+        app.reunique(&t.refresh).status,
+        401,
+        "and its refresh token"
+    );
     assert_eq!(org_row(&mut db, &t.org_id), None, "the org row is gone");
     for (table, sql) in [
         (

@@ -77,6 +77,9 @@ fn count(db: &str, sql: &str) -> i64 {
         .get(0)
 }
 
+/// (what, path, body, headers) of one write path.
+type WriteCase<'a> = (String, &'a str, Value, Vec<(&'a str, &'a str)>);
+
 #[test]
 fn a_duplicate_through_every_write_path_is_a_409_naming_the_field_on_every_spin() {
     let db = probe_db();
@@ -89,7 +92,7 @@ fn a_duplicate_through_every_write_path_is_a_409_naming_the_field_on_every_spin(
         let tenant = app.new_tenant();
         let auth = format!("Bearer {}", tenant.access);
         let tag = spin.replace(['.', ' '], "-");
-        let mut cases: Vec<(String, &str, Value, Vec<(&str, &str)>)> = Vec::new();
+        let mut cases: Vec<WriteCase> = Vec::new();
         for how in ["fetch", "transaction"] {
             let body = json!({"how": how, "slug": format!("dup-{how}-{tag}")});
             cases.push((format!("Db::{how}"), "/probe/items", body, vec![]));

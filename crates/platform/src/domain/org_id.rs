@@ -37,20 +37,9 @@ impl OrgId {
     /// Parses a UUID in `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` form (the
     /// platform's, for the claims of a token and its tests).
     pub(crate) fn parse(value: &str) -> Result<Self, Error> {
-        let bytes = value.as_bytes();
-        if bytes.len() != 36 {
-            return Err(Error::field("org_id", "must be a UUID"));
-        }
-        let mut out = [0u8; 36];
-        for (i, &b) in bytes.iter().enumerate() {
-            let dash = matches!(i, 8 | 13 | 18 | 23);
-            out[i] = match (dash, b) {
-                (true, b'-') => b'-',
-                (false, b) if b.is_ascii_hexdigit() => b.to_ascii_lowercase(),
-                _ => return Err(Error::field("org_id", "must be a UUID")),
-            };
-        }
-        Ok(Self(out))
+        crate::domain::id::parse_uuid(value)
+            .map(Self)
+            .ok_or_else(|| Error::field("org_id", "must be a UUID"))
     }
 
     /// A new random (version 4) org id, e.g. for an answer that must look

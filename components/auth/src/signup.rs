@@ -6,7 +6,8 @@
 //! does not tell who has an account. Limited per client address
 //! ([`crate::rate_limit`]).
 
-use plinth_platform::domain::{Email, OrgId, SessionId, Slug, UserId};
+use plinth_platform::domain::{Email, Name, OrgId, SessionId, Slug, UserId};
+use plinth_platform::orgs::{self, NewOrg, OrgRow};
 use plinth_platform::password::{self, Password};
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, Tx, json};
 use serde::{Deserialize, Serialize};
@@ -28,8 +29,8 @@ struct Body {
 struct NewAccount {
     email: Email,
     password: Password,
-    name: String,
-    org_name: String,
+    name: Name,
+    org_name: Name,
     /// `None`: made from the org name, suffixed until free.
     org_slug: Option<Slug>,
 }
@@ -41,22 +42,13 @@ impl TryFrom<Body> for NewAccount {
         Ok(Self {
             email: Email::parse(&body.email)?,
             password: Password::parse(body.password)?,
-            name: display_name(&body.name, "name")?,
-            org_name: display_name(&body.org_name, "org_name")?,
+            name: Name::parse(&body.name)?,
+            org_name: Name::parse(&body.org_name).map_err(|e| e.at("org_name"))?,
             org_slug: body
                 .org_slug
                 .map(|slug| Slug::parse(&slug).map_err(|e| e.at("org_slug")))
                 .transpose()?,
         })
-    }
-}
-
-/// 1–200 characters once trimmed.
-pub fn display_name(value: &str, field: &str) -> Result<String, Error> {
-    let trimmed = value.trim();
-    match trimmed.chars().count() {
-        1..=200 => Ok(trimmed.to_owned()),
-        _ => Err(Error::field(field, "must be 1-200 characters")),
     }
 }
 
@@ -76,11 +68,21 @@ struct UserView {
     name: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct OrgView {
     id: OrgId,
     name: String,
     slug: String,
+}
+
+impl From<OrgRow> for OrgView {
+    fn from(org: OrgRow) -> Self {
+        Self {
+            id: org.id,
+            name: org.name,
+            slug: org.slug,
+        }
+    }
 }
 
 pub fn signup(ctx: &RequestCtx) -> HandlerResult {
@@ -97,9 +99,13 @@ fn create(ctx: &RequestCtx) -> HandlerResult {
         let Some(user) = insert_user(tx, user, &account, &hash)? else {
             return Ok(None);
         };
-        let org = insert_org(ctx, tx, &account)?;
+        let new_org = NewOrg {
+            name: &account.org_name,
+            slug: account.org_slug.as_ref(),
+            slug_field: "org_slug",
+        };
+        let org = OrgView::from(orgs::create_with_owner(ctx, tx, &new_org, user.id)?);
         let org_id = org.id;
-        tx.execute(INSERT_OWNER, &[Param::from(org_id), Param::from(user.id)])?;
         tx.execute(
             SET_DEFAULT_ORG,
             &[Param::from(user.id), Param::from(org_id)],
@@ -140,49 +146,11 @@ fn insert_user(
         &[
             Param::from(id),
             Param::from(account.email.as_str()),
-            Param::from(&account.name),
+            Param::from(account.name.as_str()),
             Param::from(hash),
         ],
     )
 }
-
-const INSERT_ORG: &str = "INSERT INTO org (name, slug) VALUES ($1, $2) \
-     ON CONFLICT ((lower(slug))) DO NOTHING RETURNING id, name, slug";
-
-/// How many suffixed slugs to try when the one made from the name is taken.
-const SLUG_ATTEMPTS: usize = 5;
-
-fn insert_org(ctx: &RequestCtx, tx: &Tx<'_>, account: &NewAccount) -> Result<OrgView, Error> {
-    let insert = |slug: &Slug| -> Result<Option<OrgView>, Error> {
-        tx.fetch_optional(
-            INSERT_ORG,
-            &[Param::from(&account.org_name), Param::from(slug)],
-        )
-    };
-    if let Some(slug) = &account.org_slug {
-        return insert(slug)?
-            .ok_or_else(|| Error::conflict(Some("org_slug"), "org_slug is already taken"));
-    }
-    let base = match Slug::from_name(&account.org_name) {
-        Some(slug) => slug,
-        None => Slug::parse(&format!("org-{}", hex::encode(ctx.random::<3>()?)))?,
-    };
-    if let Some(org) = insert(&base)? {
-        return Ok(org);
-    }
-    for _ in 0..SLUG_ATTEMPTS {
-        if let Some(org) = insert(&base.with_suffix(&hex::encode(ctx.random::<2>()?))?)? {
-            return Ok(org);
-        }
-    }
-    Err(Error::conflict(
-        Some("org_slug"),
-        "no free slug could be made from org_name; give org_slug",
-    ))
-}
-
-const INSERT_OWNER: &str =
-    "INSERT INTO memberships (org_id, user_id, role) VALUES ($1, $2, 'owner')";
 
 const SET_DEFAULT_ORG: &str = "UPDATE users SET default_org_id = $2 WHERE id = $1";
 
@@ -198,7 +166,8 @@ fn decoy(
     let org = OrgId::new_v4(ctx.random()?);
     let slug = match &account.org_slug {
         Some(slug) => slug.clone(),
-        None => Slug::from_name(&account.org_name).map_or_else(|| Slug::parse("org-decoy"), Ok)?,
+        None => Slug::from_name(account.org_name.as_str())
+            .map_or_else(|| Slug::parse("org-decoy"), Ok)?,
     };
     let grant = Grant {
         user,
@@ -210,11 +179,11 @@ fn decoy(
         user: UserView {
             id: user,
             email: account.email.to_string(),
-            name: account.name.clone(),
+            name: account.name.to_string(),
         },
         org: OrgView {
             id: org,
-            name: account.org_name.clone(),
+            name: account.org_name.to_string(),
             slug: slug.to_string(),
         },
         role: "owner",

@@ -2,30 +2,11 @@
 //! `ETag`, and the response that carries both with the caller's role.
 
 use plinth_platform::auth::Role;
-use plinth_platform::domain::OrgId;
-use plinth_platform::etag::ETag;
 use plinth_platform::{HandlerResult, json};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// An org row, as `SELECT id, name, slug, settings_json AS settings,
-/// created_at, updated_at` returns it (timestamps as JSON renders them).
-#[derive(Serialize, Deserialize)]
-pub struct Org {
-    pub id: OrgId,
-    pub name: String,
-    pub slug: String,
-    pub settings: serde_json::Value,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl Org {
-    /// The version tag of the row: `updated_at` changes on every write (the
-    /// `org_set_updated_at` trigger), so any write gives a new tag.
-    pub fn etag(&self) -> ETag {
-        ETag::of(&format!("{}:{}", self.id, self.updated_at))
-    }
-}
+/// An org row (the platform's: the `org` table is its own).
+pub use plinth_platform::orgs::OrgRow as Org;
 
 #[derive(Serialize)]
 struct OrgView<'a> {

@@ -2,14 +2,14 @@
 //! token's org (admin and owner), guarded by `If-Match`.
 
 use plinth_platform::auth::{Caller, Credentials, Permission};
-use plinth_platform::domain::Slug;
+use plinth_platform::domain::{Name, Slug};
 use plinth_platform::{
     Context, Error, FieldError, HandlerResult, Param, RequestCtx, ResultExt, TenantTx,
     check_if_match,
 };
 use serde::{Deserialize, Deserializer};
 
-use crate::input::{OrgName, Settings};
+use crate::input::Settings;
 use crate::org::{self, Org};
 
 /// A field of a partial update: absent, `null`, or a value.
@@ -55,7 +55,7 @@ struct Body {
 
 /// The request, parsed at the edge: at least one field changes.
 struct Change {
-    name: Option<OrgName>,
+    name: Option<Name>,
     slug: Option<Slug>,
     settings: Option<Settings>,
 }
@@ -73,7 +73,7 @@ impl TryFrom<Body> for Change {
             name: body
                 .name
                 .required("name")?
-                .map(|name| OrgName::parse(&name))
+                .map(|name| Name::parse(&name))
                 .transpose()?,
             slug: body
                 .slug
@@ -133,7 +133,7 @@ fn apply(tx: &TenantTx<'_>, change: Change) -> Result<Org, Error> {
     tx.fetch_one(
         UPDATE,
         &[
-            Param::from(change.name.as_ref().map(OrgName::as_str)),
+            Param::from(change.name.as_ref().map(Name::as_str)),
             Param::from(change.slug.as_ref()),
             Param::from(change.settings.map(Settings::into_value)),
         ],

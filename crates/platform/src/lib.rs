@@ -28,6 +28,7 @@ pub mod etag;
 pub mod health;
 pub mod log;
 pub mod migrate;
+pub mod orgs;
 pub mod page;
 pub mod password;
 pub mod pg;

@@ -3,10 +3,12 @@
 
 mod email;
 pub mod id;
+mod name;
 pub(crate) mod org_id;
 mod slug;
 
 pub use email::Email;
 pub use id::{CompanyId, FileId, Id, Kind, OrgRef, PartnerId, SessionId, UserId};
+pub use name::Name;
 pub use org_id::OrgId;
 pub use slug::Slug;

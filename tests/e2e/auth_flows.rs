@@ -113,7 +113,7 @@ fn the_token_endpoint_grants_passwords_and_rotates_refresh_tokens() {
     assert_eq!(current.status, 200, "{}", current.text());
     assert_eq!(current.json()["id"], t.org_id.as_str());
     // The JSON route rotates the successor in its turn: one rotation, two doors.
-    let again = app.reunique(next["refresh_token"].as_str().unwrap());
+    let again = app.refresh(next["refresh_token"].as_str().unwrap());
     assert_eq!(again.status, 200, "{}", again.text());
 }
 
@@ -343,7 +343,7 @@ fn switch_org_gives_a_new_session_in_another_org_of_the_caller() {
     let first = app.get_as("/v1/orgs/current", &t.access);
     assert_eq!(first.json()["id"], t.org_id.as_str());
     // The new session's refresh token stays in the second org.
-    let rotated = app.reunique(body["refresh_token"].as_str().unwrap());
+    let rotated = app.refresh(body["refresh_token"].as_str().unwrap());
     assert_eq!(rotated.status, 200, "{}", rotated.text());
     let access = rotated.json()["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -529,7 +529,7 @@ fn the_limited_routes_answer_503_without_redis() {
                 "name": "N", "org_name": unique("down"),
             })),
         ),
-        ("refresh", down.reunique(&t.refresh)),
+        ("refresh", down.refresh(&t.refresh)),
         (
             "token",
             down.token_grant(&[
@@ -552,5 +552,5 @@ fn the_limited_routes_answer_503_without_redis() {
     // Routes without limits do not need Redis.
     assert_eq!(down.get_as("/v1/auth/me", &t.access).status, 200);
     // The refresh token was not rotated.
-    assert_eq!(shared.reunique(&t.refresh).status, 200);
+    assert_eq!(shared.refresh(&t.refresh).status, 200);
 }

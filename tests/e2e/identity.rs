@@ -29,7 +29,7 @@ impl TestApp {
         self.post_json("/v1/auth/login", body)
     }
 
-    pub fn reunique(&self, token: &str) -> Response {
+    pub fn refresh(&self, token: &str) -> Response {
         self.post_json("/v1/auth/refresh", &json!({ "refresh_token": token }))
     }
 
@@ -270,7 +270,7 @@ fn refresh_rotates_once_and_parallel_refreshes_share_the_successor() {
     let t = app.new_tenant();
     let results: Vec<Response> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..10)
-            .map(|_| s.spawn(|| app.reunique(&t.refresh)))
+            .map(|_| s.spawn(|| app.refresh(&t.refresh)))
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
@@ -308,21 +308,21 @@ fn refresh_rotates_once_and_parallel_refreshes_share_the_successor() {
         200,
         "the previous access token stays valid until it expires"
     );
-    let next = app.reunique(first["refresh_token"].as_str().unwrap());
+    let next = app.refresh(first["refresh_token"].as_str().unwrap());
     assert_eq!(
         next.status,
         200,
         "the successor rotates in its turn: {}",
         next.text()
     );
-    assert_eq!(app.reunique("plr_not-a-token").status, 401);
+    assert_eq!(app.refresh("plr_not-a-token").status, 401);
 }
 
 #[test]
 fn a_rotated_refresh_token_shown_after_the_grace_revokes_its_session() {
     let app = app();
     let t = app.new_tenant();
-    let rotated = app.reunique(&t.refresh);
+    let rotated = app.refresh(&t.refresh);
     assert_eq!(rotated.status, 200);
     let successor = rotated.json()["refresh_token"].as_str().unwrap().to_owned();
     // As if the rotation were a minute old.
@@ -334,10 +334,10 @@ fn a_rotated_refresh_token_shown_after_the_grace_revokes_its_session() {
             &[&t.user_id],
         )
         .unwrap();
-    let replay = app.reunique(&t.refresh);
+    let replay = app.refresh(&t.refresh);
     assert_eq!(replay.status, 401, "{}", replay.text());
     assert_eq!(
-        app.reunique(&successor).status,
+        app.refresh(&successor).status,
         401,
         "the successor dies with the session"
     );
@@ -369,7 +369,7 @@ fn logout_ends_sessions_at_once_in_every_component() {
         "the other is gone"
     );
     assert_eq!(
-        app.reunique(second["refresh_token"].as_str().unwrap())
+        app.refresh(second["refresh_token"].as_str().unwrap())
             .status,
         401
     );
@@ -378,7 +378,7 @@ fn logout_ends_sessions_at_once_in_every_component() {
     for path in ["/v1/orgs/current", "/v1/auth/me", "/v1/orgs"] {
         assert_eq!(app.get_as(path, &t.access).status, 401, "{path}");
     }
-    assert_eq!(app.reunique(&t.refresh).status, 401);
+    assert_eq!(app.refresh(&t.refresh).status, 401);
     assert_eq!(
         app.logout(&t.access, "all").status,
         401,

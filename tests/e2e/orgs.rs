@@ -628,11 +628,7 @@ fn delete_needs_the_owner_and_no_other_members() {
         "its session went with the org: {}",
         gone.text()
     );
-    assert_eq!(
-        app.reunique(&t.refresh).status,
-        401,
-        "and its refresh token"
-    );
+    assert_eq!(app.refresh(&t.refresh).status, 401, "and its refresh token");
     assert_eq!(org_row(&mut db, &t.org_id), None, "the org row is gone");
     for (table, sql) in [
         (

@@ -26,9 +26,9 @@
 //!   belongs to one policy: a changed limit starts fresh counters.
 //! - **Redis down** is a 503 for these routes: they are never served
 //!   without their limits.
-//! - Fixed windows are one `INCR` per policy (plus an `EXPIRE` on a window's
-//!   first request), at the price of letting up to twice the quota through
-//!   across a window boundary.
+//! - Fixed windows are one atomic round trip per policy (`INCR`, and
+//!   `EXPIRE` on a window's first request, in one script), at the price of
+//!   letting up to twice the quota through across a window boundary.
 
 use plinth_platform::redis::Cache;
 use plinth_platform::{Error, HandlerResult, RequestCtx, Response};
@@ -96,18 +96,6 @@ pub struct Policy {
     pub window: u64,
 }
 
-/// Adds one to the counter `key` and returns the new count. A window's
-/// first request also sets its counter to expire after `ttl` seconds;
-/// should that EXPIRE fail, the key outlives its window unused (the next
-/// window has a key of its own).
-fn hit(cache: &Cache, key: &str, ttl: u64) -> Result<i64, Error> {
-    let count = cache.incr(key)?;
-    if count == 1 {
-        cache.expire(key, ttl)?;
-    }
-    Ok(count)
-}
-
 /// Where a request stands against one policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Standing {
@@ -141,7 +129,9 @@ impl Limits {
         let now = u64::try_from(self.now).unwrap_or(0);
         let window = now / policy.window;
         let reset = policy.window - now % policy.window;
-        let count = hit(&self.cache, &key(&policy, subject, window), reset)?;
+        let count = self
+            .cache
+            .incr_expiring(&key(&policy, subject, window), reset)?;
         let count = u64::try_from(count).unwrap_or(0);
         self.standings.push(Standing {
             policy,

@@ -99,6 +99,32 @@ impl Cache {
         self.conn.incr(key).map_err(failure)
     }
 
+    /// Adds one to the counter `key` and returns it; the window's first
+    /// increment also makes the key expire after `seconds`. One atomic
+    /// round trip (a script), so a counter never lives on without its expiry.
+    pub fn incr_expiring(&self, key: &str, seconds: u64) -> Result<i64, Error> {
+        use spin_sdk::redis::{RedisParameter as P, RedisResult as R};
+        const SCRIPT: &[u8] = b"local n = redis.call('INCR', KEYS[1]) \
+            if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
+        let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
+        let reply = self
+            .conn
+            .execute(
+                "EVAL",
+                &[
+                    P::Binary(SCRIPT.to_vec()),
+                    P::Int64(1),
+                    P::Binary(key.as_bytes().to_vec()),
+                    P::Int64(seconds),
+                ],
+            )
+            .map_err(failure)?;
+        match reply.first() {
+            Some(R::Int64(n)) => Ok(*n),
+            _ => Err(map_failure(RedisFailure::TypeError)),
+        }
+    }
+
     /// `EXPIRE key seconds`.
     pub fn expire(&self, key: &str, seconds: u64) -> Result<(), Error> {
         use spin_sdk::redis::RedisParameter as P;

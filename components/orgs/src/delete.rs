@@ -7,7 +7,6 @@
 //! problem (`Error::problem`) plus that field.
 
 use plinth_platform::auth::{Caller, Credentials, Permission};
-use plinth_platform::error::PROBLEM_CONTENT_TYPE;
 use plinth_platform::{Context, Error, HandlerResult, Param, RequestCtx, Response, TenantTx};
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +40,7 @@ pub fn delete(ctx: &RequestCtx) -> HandlerResult {
         })?;
     match outcome {
         Outcome::Deleted => Ok(Response::empty(204)),
-        Outcome::Blocked(blocking) => blocked(ctx, &blocking),
+        Outcome::Blocked(blocking) => blocked(&blocking),
     }
 }
 
@@ -91,14 +90,15 @@ fn delete_org(tx: &TenantTx<'_>, caller: &Caller) -> Result<(), Error> {
 
 /// The 409 of a blocked deletion: the platform's conflict problem with
 /// `blocking` added.
-fn blocked(ctx: &RequestCtx, blocking: &[Blocking]) -> HandlerResult {
-    let error = Error::conflict(
+fn blocked(blocking: &[Blocking]) -> HandlerResult {
+    let mut members = serde_json::Map::new();
+    members.insert(
+        "blocking".into(),
+        serde_json::to_value(blocking).context("serialize what blocks")?,
+    );
+    Err(Error::conflict(
         None,
         "the org still has other members; remove them before deleting it",
-    );
-    let mut body = serde_json::to_value(error.problem(ctx.request_id()))
-        .context("serialize the conflict problem")?;
-    body["blocking"] = serde_json::to_value(blocking).context("serialize what blocks")?;
-    let body = serde_json::to_vec(&body).context("serialize the conflict body")?;
-    Ok(Response::new(error.status(), body).with_header("content-type", PROBLEM_CONTENT_TYPE))
+    )
+    .with_members(members))
 }

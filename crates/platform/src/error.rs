@@ -156,6 +156,12 @@ pub enum Error {
         detail: String,
         members: serde_json::Map<String, serde_json::Value>,
     },
+    /// Another error with extension members added to its problem document
+    /// (`blocking` of a refused deletion, …); see [`Error::with_members`].
+    Extended {
+        error: Box<Error>,
+        members: serde_json::Map<String, serde_json::Value>,
+    },
     /// 500: a bug or an unexpected failure. The cause goes to the log only.
     Internal(Cause),
 }
@@ -202,6 +208,23 @@ impl Error {
         }
     }
 
+    /// This error with extension `members` in its problem document; status,
+    /// type, title and detail stay its own.
+    pub fn with_members(self, members: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self::Extended {
+            error: Box::new(self),
+            members,
+        }
+    }
+
+    /// The error itself, under any extension members.
+    fn base(&self) -> &Error {
+        match self {
+            Self::Extended { error, .. } => error.base(),
+            other => other,
+        }
+    }
+
     /// A 500 whose log line says which step failed.
     pub fn internal(context: impl Into<String>) -> Self {
         Self::Internal(Cause::new(context))
@@ -218,6 +241,7 @@ impl Error {
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         match self {
+            Self::Extended { error, .. } => error.status(),
             Self::Malformed(_) | Self::BadRequest(_) => 400,
             Self::Validation(_) => 422,
             Self::Constraint {
@@ -244,6 +268,7 @@ impl Error {
     /// The last segment of the problem `type` URI; stable, clients may match on it.
     pub fn kind(&self) -> &'static str {
         match self {
+            Self::Extended { error, .. } => error.kind(),
             Self::Validation(_)
             | Self::Constraint {
                 kind: ConstraintKind::Check,
@@ -271,6 +296,7 @@ impl Error {
     /// The short, fixed summary of the problem type.
     pub fn title(&self) -> &'static str {
         match self {
+            Self::Extended { error, .. } => error.title(),
             Self::Validation(_)
             | Self::Constraint {
                 kind: ConstraintKind::Check,
@@ -298,6 +324,7 @@ impl Error {
     /// The human-readable explanation of this occurrence.
     pub fn detail(&self) -> Cow<'_, str> {
         match self {
+            Self::Extended { error, .. } => error.detail(),
             Self::Validation(errors) | Self::Malformed(errors) => match errors.as_slice() {
                 [one] => Cow::Owned(format!("{}: {}", one.field, one.message)),
                 _ => Cow::Borrowed("some fields are invalid; see `errors`"),
@@ -340,10 +367,10 @@ impl Error {
     /// The problem document for this error.
     pub fn problem(&self, request_id: &str) -> Problem<'_> {
         let members = match self {
-            Self::MigrationFailed { members, .. } => Some(members),
+            Self::MigrationFailed { members, .. } | Self::Extended { members, .. } => Some(members),
             _ => None,
         };
-        let (errors, field) = match self {
+        let (errors, field) = match self.base() {
             Self::Validation(errors) | Self::Malformed(errors) => (errors.as_slice(), None),
             Self::Conflict { field, .. } => (&[][..], field.as_deref()),
             _ => (&[][..], None),
@@ -364,14 +391,14 @@ impl Error {
     ///
     /// The `X-Request-Id` header is added by the router, like on every response.
     pub fn to_response(&self, request_id: &str) -> Response {
-        if let Self::Internal(cause) = self {
+        if let Self::Internal(cause) = self.base() {
             log::error(format_args!("internal error: {cause}"));
         }
         let body = serde_json::to_vec(&self.problem(request_id))
             .unwrap_or_else(|_| br#"{"status":500}"#.to_vec());
         let mut response =
             Response::new(self.status(), body).with_header("content-type", PROBLEM_CONTENT_TYPE);
-        match self {
+        match self.base() {
             Self::MethodNotAllowed { allow } => {
                 response = response.with_header("allow", allow.join(", "));
             }
@@ -672,6 +699,25 @@ mod tests {
             );
         }
         assert_eq!(Ok::<_, Error>(1).on_constraint("x", "y"), Ok(1));
+    }
+
+    #[test]
+    fn members_extend_a_problem_and_keep_its_type() {
+        let mut members = serde_json::Map::new();
+        members.insert(
+            "blocking".into(),
+            serde_json::json!([{"table": "t", "count": 1}]),
+        );
+        let err = Error::conflict(None, "still in use").with_members(members);
+        assert_eq!(err.status(), 409);
+        let json = body(&err);
+        assert_eq!(json["type"], format!("{PROBLEM_TYPE_BASE}conflict"));
+        assert_eq!(json["detail"], "still in use");
+        assert_eq!(json["blocking"][0]["count"], 1);
+        assert_eq!(json["request_id"], "rid-1");
+        let limited =
+            Error::TooManyRequests { retry_after: 3 }.with_members(serde_json::Map::new());
+        assert_eq!(limited.to_response("r").header("retry-after"), Some("3"));
     }
 
     #[test]

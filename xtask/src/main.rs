@@ -8,6 +8,8 @@ mod bench;
 mod build;
 mod http;
 mod lint;
+mod manifest;
+mod migrate;
 mod services;
 mod sys;
 mod test;
@@ -32,6 +34,11 @@ usage: cargo xtask <command>
   bench [scenario...] [--duration 10s] [--connections 32] [--app devhost|spin] [--install]
                       wrk against tests/apps/bench; scenarios: health-live noop pg redis jwt all orgs-current login refresh
   lint-migrations     check migrations/ against the schema conventions
+  manifest --hosts <env file> [-f spin.toml] [-o <file>]
+                      spin.toml for hosted Spin: concrete hosts in allowed_outbound_hosts
+  migrate --url <app base url> [--admin-token <token>] [--target head|<revision>]
+                      POST /admin/migrations/upgrade on a deployed app (token also from
+                      PLINTH_ADMIN_TOKEN or SPIN_VARIABLE_ADMIN_TOKEN)
 
 --install (implied by CI=true) installs missing redis-server, s3s-fs, wrk, postgresql-15.";
 
@@ -48,6 +55,8 @@ fn main() -> ExitCode {
         "test" => test::cli(rest),
         "bench" => bench::cli(rest).map(|()| ExitCode::SUCCESS),
         "lint-migrations" => lint::cli(rest).map(|()| ExitCode::SUCCESS),
+        "manifest" => manifest::cli(rest).map(|()| ExitCode::SUCCESS),
+        "migrate" => migrate::cli(rest).map(|()| ExitCode::SUCCESS),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -37,6 +37,9 @@ pub const GLOBAL_TABLES: &[&str] = &[
     "sessions",
     "memberships",
     "refresh_tokens",
+    "invitations",
+    "email_tokens",
+    "email_outbox",
     "schema_migrations",
 ];
 

@@ -38,68 +38,7 @@ use crate::pg::{Db, Param, Start, TenantTx, uses_param_one};
 use crate::request::RequestCtx;
 use crate::token::{self, AnyKid, Validation};
 
-/// A member's role in an org, strongest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Role {
-    Viewer,
-    Member,
-    Admin,
-    Owner,
-}
-
-impl Role {
-    pub const ALL: [Role; 4] = [Role::Owner, Role::Admin, Role::Member, Role::Viewer];
-
-    /// Parses `owner`, `admin`, `member` or `viewer` (422 on `role` otherwise).
-    pub fn parse(value: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|role| role.as_str() == value)
-            .ok_or_else(|| Error::field("role", "must be owner, admin, member or viewer"))
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Admin => "admin",
-            Self::Member => "member",
-            Self::Viewer => "viewer",
-        }
-    }
-
-    /// Whether this role holds `permission`.
-    pub fn allows(self, permission: Permission) -> bool {
-        self >= permission.least_role()
-    }
-}
-
-/// What a route needs. The one table of who may do what is
-/// [`Permission::least_role`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Permission {
-    /// Read the org and its business data.
-    Read,
-    /// Create and change business data (companies, partners, files).
-    Write,
-    /// Change the org itself (name, slug, settings).
-    OrgUpdate,
-    /// Invite, remove and change members.
-    MembersManage,
-    /// Delete the org.
-    OrgDelete,
-}
-
-impl Permission {
-    /// The weakest role that holds this permission (stronger roles hold it too).
-    pub fn least_role(self) -> Role {
-        match self {
-            Self::Read => Role::Viewer,
-            Self::Write => Role::Member,
-            Self::OrgUpdate | Self::MembersManage => Role::Admin,
-            Self::OrgDelete => Role::Owner,
-        }
-    }
-}
+pub use crate::permission::{Grant, Permission, PermissionSet, Role};
 
 /// Settings token checks need: `jwt_issuer`, `jwt_audience`.
 pub fn validation(config: &dyn Source, now: i64) -> Result<Validation, Error> {
@@ -169,6 +108,8 @@ pub struct Caller {
     org: OrgId,
     session: SessionId,
     role: Role,
+    permissions: PermissionSet,
+    budget: Option<u32>,
 }
 
 impl Caller {
@@ -183,6 +124,17 @@ impl Caller {
     }
     pub fn role(&self) -> Role {
         self.role
+    }
+    /// What the caller's role holds in this org (its configuration there).
+    pub fn permissions(&self) -> PermissionSet {
+        self.permissions
+    }
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(permission)
+    }
+    /// The org's request budget per minute, when it set one.
+    pub fn budget(&self) -> Option<u32> {
+        self.budget
     }
 }
 
@@ -209,23 +161,29 @@ impl Credentials {
     }
 
     /// The caller, if the database found a role for it; else 401 (no live
-    /// session for this token) or 403 (no membership, or too weak a role).
-    fn confirm(&self, role: Option<&str>, permission: Permission) -> Result<Caller, Error> {
-        let role = match role {
+    /// session for this token) or 403 (no membership, or a role that does
+    /// not hold `permission` in this org). `None` asks only for a membership.
+    fn confirm(
+        &self,
+        answer: Option<&str>,
+        permission: Option<Permission>,
+    ) -> Result<Caller, Error> {
+        let grant = match answer {
             None => return Err(Error::Unauthorized),
             Some("") => return Err(Error::Forbidden),
-            Some(role) => Role::parse(role).map_err(|_| {
-                Error::internal(format!("a membership has an unknown role {role:?}"))
-            })?,
+            Some(answer) => Grant::parse(answer)?,
         };
-        if !role.allows(permission) {
+        log::set_caller(self.org.as_str(), self.user.as_str());
+        if permission.is_some_and(|p| !grant.permissions.contains(p)) {
             return Err(Error::Forbidden);
         }
         Ok(Caller {
             user: self.user,
             org: self.org,
             session: self.session,
-            role,
+            role: grant.role,
+            permissions: grant.permissions,
+            budget: grant.budget,
         })
     }
 }
@@ -274,6 +232,25 @@ impl Db {
         permission: Permission,
         f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
+        self.tenant_tx(credentials, Some(permission), f)
+    }
+
+    /// [`Db::tenant_as`] for any member, whatever their role holds: for what
+    /// is the member's own (leaving an org).
+    pub fn member_as<R>(
+        &self,
+        credentials: &Credentials,
+        f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.tenant_tx(credentials, None, f)
+    }
+
+    fn tenant_tx<R>(
+        &self,
+        credentials: &Credentials,
+        permission: Option<Permission>,
+        f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
         let sql = tenant_start_sql();
         let mut params = vec![Param::Text(credentials.org.as_str().to_owned())];
         params.extend(credentials.params());
@@ -299,12 +276,12 @@ impl Db {
         )
     }
 
-    /// The confirmed caller of `credentials` (any role), in one round trip:
-    /// for work that is the user's own rather than the org's (sessions).
+    /// The confirmed caller of `credentials` (any role, no permission
+    /// needed), in one round trip: for work that is the user's own rather
+    /// than the org's (sessions).
     pub fn confirm(&self, credentials: &Credentials) -> Result<Caller, Error> {
-        self.tenant_read::<IgnoredAny>(
+        self.member_read::<IgnoredAny>(
             credentials,
-            Permission::Read,
             "SELECT 1 AS one WHERE $1::uuid IS NOT NULL",
             &[],
         )
@@ -320,6 +297,28 @@ impl Db {
         &self,
         credentials: &Credentials,
         permission: Permission,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<(Caller, Vec<T>), Error> {
+        self.read_confirmed(credentials, Some(permission), sql, params)
+    }
+
+    /// [`Db::tenant_read`] that needs a membership but no permission: for
+    /// what is the member's own (`/v1/auth/me`), which no configuration of
+    /// the org's roles may take away.
+    pub fn member_read<T: serde::de::DeserializeOwned>(
+        &self,
+        credentials: &Credentials,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<(Caller, Vec<T>), Error> {
+        self.read_confirmed(credentials, None, sql, params)
+    }
+
+    fn read_confirmed<T: serde::de::DeserializeOwned>(
+        &self,
+        credentials: &Credentials,
+        permission: Option<Permission>,
         sql: &str,
         params: &[Param],
     ) -> Result<(Caller, Vec<T>), Error> {
@@ -340,6 +339,97 @@ impl Db {
         Ok((caller, rows.unwrap_or_default()))
     }
 }
+
+/// The tenant entry points of a request: the bearer token's credentials,
+/// confirmed by the database, then the org's request budget (when it set
+/// one) spent in Redis. Every tenant route starts here.
+impl RequestCtx {
+    /// [`Db::tenant_read`] for this request's bearer token.
+    pub fn tenant_read<T: serde::de::DeserializeOwned>(
+        &self,
+        permission: Permission,
+        sql: &str,
+        params: &[Param],
+    ) -> Result<(Caller, Vec<T>), Error> {
+        let credentials = Credentials::from_request(self)?;
+        let (caller, rows) = self
+            .db()?
+            .tenant_read(&credentials, permission, sql, params)?;
+        self.spend_budget(&caller)?;
+        Ok((caller, rows))
+    }
+
+    /// [`Db::tenant_as`] for this request's bearer token; the budget is
+    /// spent before `f` runs.
+    pub fn tenant_as<R>(
+        &self,
+        permission: Permission,
+        f: impl FnOnce(&TenantTx<'_>, &Caller) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.tenant_tx(Some(permission), f)
+    }
+
+    /// [`Db::member_as`] for this request's bearer token.
+    pub fn member_as<R>(
+        &self,
+        f: impl FnOnce(&TenantTx<'_>, &Caller) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        self.tenant_tx(None, f)
+    }
+
+    fn tenant_tx<R>(
+        &self,
+        permission: Option<Permission>,
+        f: impl FnOnce(&TenantTx<'_>, &Caller) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let credentials = Credentials::from_request(self)?;
+        self.db()?.tenant_tx(&credentials, permission, |tx| {
+            let caller = tx
+                .caller()
+                .ok_or_else(|| Error::internal("tenant_as without a caller"))?;
+            self.spend_budget(caller)?;
+            f(tx, caller)
+        })
+    }
+
+    /// Counts this request against the org's budget: 429 with the
+    /// RateLimit headers once a minute's budget is spent. Redis being
+    /// unreachable lets the request through (logged): the budget protects
+    /// capacity, and is not worth an outage of every tenant route.
+    fn spend_budget(&self, caller: &Caller) -> Result<(), Error> {
+        let Some(budget) = caller.budget() else {
+            return Ok(());
+        };
+        let window = BUDGET_WINDOW_SECS;
+        let now = self.now().max(0) as u64;
+        let start = now - now % window;
+        let key = crate::redis::tenant_key(&caller.org(), &format!("budget:{start}"));
+        let count = match self.services().count_in_window(&key, window) {
+            Ok(count) => count,
+            Err(err) => {
+                log::warn(format_args!("org request budget not enforced: {err}"));
+                return Ok(());
+            }
+        };
+        let reset = start + window - now;
+        if count > i64::from(budget) {
+            return Err(Error::TooManyRequests {
+                retry_after: reset,
+                policy: Some(crate::error::RateLimitPolicy {
+                    name: "org",
+                    quota: u64::from(budget),
+                    window,
+                    remaining: 0,
+                    reset,
+                }),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The window of an org's request budget (requests per minute).
+const BUDGET_WINDOW_SECS: u64 = 60;
 
 #[cfg(test)]
 mod tests {
@@ -373,27 +463,6 @@ mod tests {
         );
         let creds = Credentials::from_token(&token, &Validation::new("iss", "aud", 1_500)).unwrap();
         (token, creds)
-    }
-
-    #[test]
-    fn the_permission_table() {
-        use Permission::*;
-        let cases = [
-            (Role::Viewer, [true, false, false, false, false]),
-            (Role::Member, [true, true, false, false, false]),
-            (Role::Admin, [true, true, true, true, false]),
-            (Role::Owner, [true, true, true, true, true]),
-        ];
-        for (role, allowed) in cases {
-            for (permission, want) in [Read, Write, OrgUpdate, MembersManage, OrgDelete]
-                .into_iter()
-                .zip(allowed)
-            {
-                assert_eq!(role.allows(permission), want, "{role:?} {permission:?}");
-            }
-        }
-        assert_eq!(Role::parse("admin").unwrap(), Role::Admin);
-        assert_eq!(Role::parse("Admin").unwrap_err().status(), 422);
     }
 
     #[test]
@@ -433,7 +502,7 @@ mod tests {
         let (caller, rows): (Caller, Vec<serde_json::Value>) = db
             .tenant_read(
                 &creds,
-                Permission::Read,
+                Permission::OrgRead,
                 "SELECT 1 AS n FROM org WHERE id = $1 AND name = $2",
                 &["x".into()],
             )
@@ -458,9 +527,9 @@ mod tests {
     fn tenant_read_refusals() {
         let (_, creds) = credentials();
         let cases = [
-            (r#"[null,null]"#, Permission::Read, 401),
-            (r#"["",null]"#, Permission::Read, 403),
-            (r#"["viewer",[]]"#, Permission::Write, 403),
+            (r#"[null,null]"#, Permission::OrgRead, 401),
+            (r#"["",null]"#, Permission::OrgRead, 403),
+            (r#"["viewer",[]]"#, Permission::CompaniesWrite, 403),
         ];
         for (answer, permission, status) in cases {
             let fake = FakeBackend::new();
@@ -485,7 +554,7 @@ mod tests {
         fake.answer(r#"["member",true]"#);
         let db = Db::with_backend(fake.clone());
         let role = db
-            .tenant_as(&creds, Permission::Write, |tx| {
+            .tenant_as(&creds, Permission::CompaniesWrite, |tx| {
                 tx.execute(
                     "UPDATE companies SET name = $2 WHERE org_id = $1",
                     &["n".into()],
@@ -504,7 +573,7 @@ mod tests {
         fake.answer(r#"["viewer",true]"#);
         let db = Db::with_backend(fake.clone());
         let err = db
-            .tenant_as(&creds, Permission::Write, |tx| {
+            .tenant_as(&creds, Permission::CompaniesWrite, |tx| {
                 tx.execute("DELETE FROM companies WHERE org_id = $1", &[])
             })
             .unwrap_err();

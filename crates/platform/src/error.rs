@@ -134,6 +134,9 @@ pub enum Error {
         kind: ConstraintKind,
         constraint: Option<String>,
     },
+    /// 410: the resource existed and is no more: a one-time token already
+    /// used, expired or revoked. The detail is public.
+    Gone(String),
     /// 412: an `If-Match` precondition did not hold.
     PreconditionFailed,
     /// 428: the route requires `If-Match`.
@@ -142,8 +145,12 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     /// 415: the body is not `application/json`.
     UnsupportedMediaType,
-    /// 429: rate limited; `Retry-After: retry_after` seconds.
-    TooManyRequests { retry_after: u64 },
+    /// 429: rate limited; `Retry-After: retry_after` seconds, and the
+    /// RateLimit headers of `policy` when there is one.
+    TooManyRequests {
+        retry_after: u64,
+        policy: Option<RateLimitPolicy>,
+    },
     /// 503: a dependency (database, cache, object store) is not available.
     /// The detail is public: keep it generic ("database unavailable").
     ServiceUnavailable(String),
@@ -164,6 +171,34 @@ pub enum Error {
     },
     /// 500: a bug or an unexpected failure. The cause goes to the log only.
     Internal(Cause),
+}
+
+/// A rate limit a request was counted against, for the IETF draft headers
+/// (draft-ietf-httpapi-ratelimit-headers), in structured-field form:
+/// `RateLimit-Policy: "org";q=600;w=60` and `RateLimit: "org";r=0;t=17`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    pub name: &'static str,
+    pub quota: u64,
+    pub window: u64,
+    pub remaining: u64,
+    /// Seconds until the window ends.
+    pub reset: u64,
+}
+
+impl RateLimitPolicy {
+    /// `response` with this policy's two headers.
+    pub fn apply(&self, response: Response) -> Response {
+        response
+            .with_header(
+                "ratelimit-policy",
+                format!("\"{}\";q={};w={}", self.name, self.quota, self.window),
+            )
+            .with_header(
+                "ratelimit",
+                format!("\"{}\";r={};t={}", self.name, self.remaining, self.reset),
+            )
+    }
 }
 
 /// Which kind of database constraint refused a write.
@@ -254,6 +289,7 @@ impl Error {
             Self::NotFound => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict { .. } => 409,
+            Self::Gone(_) => 410,
             Self::PreconditionFailed => 412,
             Self::PreconditionRequired => 428,
             Self::PayloadTooLarge { .. } => 413,
@@ -281,6 +317,7 @@ impl Error {
             Self::NotFound => "not-found",
             Self::MethodNotAllowed { .. } => "method-not-allowed",
             Self::Conflict { .. } | Self::Constraint { .. } => "conflict",
+            Self::Gone(_) => "gone",
             Self::PreconditionFailed => "precondition-failed",
             Self::PreconditionRequired => "precondition-required",
             Self::PayloadTooLarge { .. } => "payload-too-large",
@@ -309,6 +346,7 @@ impl Error {
             Self::NotFound => "Not found",
             Self::MethodNotAllowed { .. } => "Method not allowed",
             Self::Conflict { .. } | Self::Constraint { .. } => "Conflict",
+            Self::Gone(_) => "Gone",
             Self::PreconditionFailed => "Precondition failed",
             Self::PreconditionRequired => "Precondition required",
             Self::PayloadTooLarge { .. } => "Payload too large",
@@ -331,6 +369,7 @@ impl Error {
             },
             Self::BadRequest(detail)
             | Self::Conflict { detail, .. }
+            | Self::Gone(detail)
             | Self::ServiceUnavailable(detail)
             | Self::NotImplemented(detail)
             | Self::MigrationFailed { detail, .. } => Cow::Borrowed(detail),
@@ -357,7 +396,7 @@ impl Error {
             Self::UnsupportedMediaType => {
                 Cow::Borrowed("the request body must be JSON (Content-Type: application/json)")
             }
-            Self::TooManyRequests { retry_after } => {
+            Self::TooManyRequests { retry_after, .. } => {
                 Cow::Owned(format!("too many requests; retry after {retry_after} s"))
             }
             Self::Internal(_) => Cow::Borrowed("an unexpected error occurred"),
@@ -402,8 +441,14 @@ impl Error {
             Self::MethodNotAllowed { allow } => {
                 response = response.with_header("allow", allow.join(", "));
             }
-            Self::TooManyRequests { retry_after } => {
+            Self::TooManyRequests {
+                retry_after,
+                policy,
+            } => {
                 response = response.with_header("retry-after", retry_after.to_string());
+                if let Some(policy) = policy {
+                    response = policy.apply(response);
+                }
             }
             Self::Unauthorized => {
                 response = response.with_header("www-authenticate", "Bearer");
@@ -566,6 +611,12 @@ mod tests {
                 "conflict",
             ),
             (
+                Error::Gone("this link was already used".into()),
+                410,
+                "gone",
+                "spent token",
+            ),
+            (
                 Error::PreconditionFailed,
                 412,
                 "precondition-failed",
@@ -584,7 +635,10 @@ mod tests {
                 "not json",
             ),
             (
-                Error::TooManyRequests { retry_after: 7 },
+                Error::TooManyRequests {
+                    retry_after: 7,
+                    policy: None,
+                },
                 429,
                 "too-many-requests",
                 "rate limit",
@@ -649,7 +703,11 @@ mod tests {
         }
         .to_response("r");
         assert_eq!(r.header("allow"), Some("GET, POST"));
-        let r = Error::TooManyRequests { retry_after: 30 }.to_response("r");
+        let r = Error::TooManyRequests {
+            retry_after: 30,
+            policy: None,
+        }
+        .to_response("r");
         assert_eq!(r.header("retry-after"), Some("30"));
     }
 
@@ -715,8 +773,11 @@ mod tests {
         assert_eq!(json["detail"], "still in use");
         assert_eq!(json["blocking"][0]["count"], 1);
         assert_eq!(json["request_id"], "rid-1");
-        let limited =
-            Error::TooManyRequests { retry_after: 3 }.with_members(serde_json::Map::new());
+        let limited = Error::TooManyRequests {
+            retry_after: 3,
+            policy: None,
+        }
+        .with_members(serde_json::Map::new());
         assert_eq!(limited.to_response("r").header("retry-after"), Some("3"));
     }
 

@@ -9,6 +9,7 @@
 //! - [`config`]: Spin variables and [`config::Secret`].
 //! - [`pg`]: the one Postgres wrapper ([`Db`], [`TenantTx`], [`Param`]).
 //! - [`redis`]: the cache wrapper; [`s3`]: SigV4 signing and bucket checks.
+//! - [`mail`]: the outbox, one-time tokens and delivery; [`smtp`]: the SMTP client.
 //! - [`domain`]: newtypes parsed at the edge ([`domain::OrgId`], [`domain::Slug`],
 //!   [`domain::Id`]).
 //! - [`page`]: bounded keyset pagination ([`PageRequest`], [`Page`], `TenantTx::fetch_page`);
@@ -20,6 +21,8 @@
 //! pure logic compiles and is unit-tested natively, and everything that
 //! touches `spin_sdk` sits behind `cfg(target_arch = "wasm32")`.
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod domain;
@@ -27,10 +30,12 @@ pub mod error;
 pub mod etag;
 pub mod health;
 pub mod log;
+pub mod mail;
 pub mod migrate;
 pub mod orgs;
 pub mod page;
 pub mod password;
+pub mod permission;
 pub mod pg;
 pub mod redis;
 pub mod request;
@@ -38,6 +43,8 @@ pub mod response;
 pub mod router;
 pub mod s3;
 pub mod services;
+pub mod settings;
+pub mod smtp;
 pub mod task;
 pub mod token;
 
@@ -45,7 +52,7 @@ pub use error::{Context, Error, FieldError, ResultExt};
 pub use etag::{ETag, Precondition, check_if_match};
 pub use page::{Keyed, Page, PageRequest};
 pub use pg::{Db, Param, TenantTx, Tx};
-pub use request::RequestCtx;
+pub use request::{Given, RequestCtx};
 pub use response::{Response, json};
 #[cfg(target_arch = "wasm32")]
 pub use router::handle;

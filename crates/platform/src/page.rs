@@ -305,53 +305,80 @@ impl TenantTx<'_> {
         params: &[Param],
         page: &PageRequest,
     ) -> Result<Page<T>, Error> {
-        let key_param = params.len() + 2;
-        let id_param = key_param + 1;
-        let limit_param = id_param + 1;
-        if !limit_clause_ok(sql, limit_param) {
-            return Err(Error::internal(format!(
-                "page SQL must end with `LIMIT ${limit_param}`: {sql}"
-            )));
-        }
-        if !uses_param(sql, key_param) || !uses_param(sql, id_param) {
-            return Err(Error::internal(format!(
-                "page SQL must use the cursor parameters ${key_param} and ${id_param}: {sql}"
-            )));
-        }
-        let limit = usize::from(page.limit);
-        let (key, id) = match page.after() {
-            Some(cursor) => (
-                Param::Text(cursor.sort_key.clone()),
-                Param::Text(cursor.id.clone()),
-            ),
-            None => (Param::Null, Param::Null),
-        };
-        let mut all = Vec::with_capacity(params.len() + 3);
-        all.extend_from_slice(params);
-        all.push(key);
-        all.push(id);
-        all.push(Param::Int64(i64::from(page.limit) + 1));
-
-        let mut items: Vec<T> = self.fetch_all(sql, &all)?;
-        if items.len() > limit + 1 {
-            return Err(Error::internal(format!(
-                "page query returned {} rows, more than limit + 1 = {}",
-                items.len(),
-                limit + 1
-            )));
-        }
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            match items.last() {
-                Some(last) => Some(Cursor::after(&last.sort_key(), &last.id())?.encode()),
-                // `limit` is at least 1, so a truncated page has a last item.
-                None => None,
-            }
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let all = page_params(sql, params, page)?;
+        finish_page(self.fetch_all(sql, &all)?, page)
     }
+}
+
+/// [`TenantTx::fetch_page`] for reads that need no transaction: one
+/// statement with the credential check ([`RequestCtx::tenant_read`]).
+impl RequestCtx {
+    pub fn tenant_page<T: DeserializeOwned + Keyed>(
+        &self,
+        permission: crate::auth::Permission,
+        sql: &str,
+        params: &[Param],
+        page: &PageRequest,
+    ) -> Result<(crate::auth::Caller, Page<T>), Error> {
+        let all = page_params(sql, params, page)?;
+        let (caller, rows) = self.tenant_read(permission, sql, &all)?;
+        Ok((caller, finish_page(rows, page)?))
+    }
+}
+
+/// The caller's params followed by the cursor's and the limit's, once the
+/// SQL is known to use them (a 500 before anything is sent otherwise).
+fn page_params(sql: &str, params: &[Param], page: &PageRequest) -> Result<Vec<Param>, Error> {
+    let key_param = params.len() + 2;
+    let id_param = key_param + 1;
+    let limit_param = id_param + 1;
+    if !limit_clause_ok(sql, limit_param) {
+        return Err(Error::internal(format!(
+            "page SQL must end with `LIMIT ${limit_param}`: {sql}"
+        )));
+    }
+    if !uses_param(sql, key_param) || !uses_param(sql, id_param) {
+        return Err(Error::internal(format!(
+            "page SQL must use the cursor parameters ${key_param} and ${id_param}: {sql}"
+        )));
+    }
+    let (key, id) = match page.after() {
+        Some(cursor) => (
+            Param::Text(cursor.sort_key.clone()),
+            Param::Text(cursor.id.clone()),
+        ),
+        None => (Param::Null, Param::Null),
+    };
+    let mut all = Vec::with_capacity(params.len() + 3);
+    all.extend_from_slice(params);
+    all.push(key);
+    all.push(id);
+    all.push(Param::Int64(i64::from(page.limit) + 1));
+    Ok(all)
+}
+
+/// The page of `limit + 1` fetched rows: the first `limit`, and a cursor
+/// after the last of them when there was one more.
+fn finish_page<T: Keyed>(mut items: Vec<T>, page: &PageRequest) -> Result<Page<T>, Error> {
+    let limit = usize::from(page.limit);
+    if items.len() > limit + 1 {
+        return Err(Error::internal(format!(
+            "page query returned {} rows, more than limit + 1 = {}",
+            items.len(),
+            limit + 1
+        )));
+    }
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        match items.last() {
+            Some(last) => Some(Cursor::after(&last.sort_key(), &last.id())?.encode()),
+            // `limit` is at least 1, so a truncated page has a last item.
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
 }
 
 #[cfg(test)]

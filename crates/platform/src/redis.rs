@@ -103,26 +103,49 @@ impl Cache {
     /// increment also makes the key expire after `seconds`. One atomic
     /// round trip (a script), so a counter never lives on without its expiry.
     pub fn incr_expiring(&self, key: &str, seconds: u64) -> Result<i64, Error> {
-        use spin_sdk::redis::{RedisParameter as P, RedisResult as R};
+        use spin_sdk::redis::RedisResult as R;
         const SCRIPT: &[u8] = b"local n = redis.call('INCR', KEYS[1]) \
             if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n";
+        match self.eval_on_key(SCRIPT, key, seconds)?.first() {
+            Some(R::Int64(n)) => Ok(*n),
+            _ => Err(map_failure(RedisFailure::TypeError)),
+        }
+    }
+
+    /// [`Cache::incr_expiring`] that also returns the seconds the key has
+    /// left (`TTL`), in the same atomic round trip: for a cooldown, whose
+    /// window starts at its first request rather than on the clock.
+    pub fn incr_expiring_ttl(&self, key: &str, seconds: u64) -> Result<(i64, i64), Error> {
+        use spin_sdk::redis::RedisResult as R;
+        const SCRIPT: &[u8] = b"local n = redis.call('INCR', KEYS[1]) \
+            if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end \
+            return {n, redis.call('TTL', KEYS[1])}";
+        match self.eval_on_key(SCRIPT, key, seconds)?.as_slice() {
+            [R::Int64(n), R::Int64(ttl)] => Ok((*n, *ttl)),
+            _ => Err(map_failure(RedisFailure::TypeError)),
+        }
+    }
+
+    /// `EVAL script 1 key seconds`: the reply's values.
+    fn eval_on_key(
+        &self,
+        script: &[u8],
+        key: &str,
+        seconds: u64,
+    ) -> Result<Vec<spin_sdk::redis::RedisResult>, Error> {
+        use spin_sdk::redis::RedisParameter as P;
         let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
-        let reply = self
-            .conn
+        self.conn
             .execute(
                 "EVAL",
                 &[
-                    P::Binary(SCRIPT.to_vec()),
+                    P::Binary(script.to_vec()),
                     P::Int64(1),
                     P::Binary(key.as_bytes().to_vec()),
                     P::Int64(seconds),
                 ],
             )
-            .map_err(failure)?;
-        match reply.first() {
-            Some(R::Int64(n)) => Ok(*n),
-            _ => Err(map_failure(RedisFailure::TypeError)),
-        }
+            .map_err(failure)
     }
 
     /// `EXPIRE key seconds`.

@@ -658,3 +658,43 @@ mod tests {
         assert_eq!(ctx.param("id").unwrap_err().status(), 500);
     }
 }
+
+/// A field of a partial update (`PATCH`): absent, `null`, or a value. Use
+/// with `#[serde(default)]` on the field.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Given<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Given<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Option::<T>::deserialize(deserializer)?.map_or(Self::Null, Self::Value))
+    }
+}
+
+impl<T> Given<T> {
+    /// The value if one was given; `null` for a field that cannot be
+    /// cleared is the wrong shape (400 naming `field`).
+    pub fn required(self, field: &str) -> Result<Option<T>, Error> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::Null => Err(Error::Malformed(vec![crate::error::FieldError::new(
+                field,
+                "must not be null",
+            )])),
+            Self::Value(value) => Ok(Some(value)),
+        }
+    }
+
+    /// `None` when absent, `Some(None)` to clear, `Some(Some(v))` to set.
+    pub fn clearable(self) -> Option<Option<T>> {
+        match self {
+            Self::Absent => None,
+            Self::Null => Some(None),
+            Self::Value(value) => Some(Some(value)),
+        }
+    }
+}

@@ -69,6 +69,8 @@ enum Segment {
 struct Route {
     /// `None` answers every method.
     method: Option<Method>,
+    /// As declared: what log lines name the route by.
+    pattern: &'static str,
     segments: Vec<Segment>,
     wildcard: bool,
     handler: Handler,
@@ -95,6 +97,7 @@ impl Route {
             .collect();
         Self {
             method,
+            pattern,
             segments,
             wildcard,
             handler,
@@ -148,6 +151,7 @@ impl Route {
 #[derive(Default)]
 pub struct Router {
     routes: Vec<Route>,
+    component: &'static str,
 }
 
 macro_rules! method_fns {
@@ -171,6 +175,14 @@ impl Router {
         Self::default()
     }
 
+    /// A router for the component `name`, as its log lines name it.
+    pub fn named(name: &'static str) -> Self {
+        Self {
+            component: name,
+            ..Self::default()
+        }
+    }
+
     method_fns! {
         get, get_async => Method::Get;
         post, post_async => Method::Post;
@@ -192,6 +204,16 @@ impl Router {
     /// Finds the handler for `method` and `path`, with its `:param` values;
     /// 404 or 405 (with the allowed methods) otherwise.
     pub fn find(&self, method: Method, path: &str) -> Result<(Handler, Params), Error> {
+        self.find_route(method, path)
+            .map(|(handler, params, _)| (handler, params))
+    }
+
+    /// [`Router::find`], with the matched route's pattern.
+    fn find_route(
+        &self,
+        method: Method,
+        path: &str,
+    ) -> Result<(Handler, Params, &'static str), Error> {
         let Some(rest) = path.strip_prefix('/') else {
             return Err(Error::NotFound);
         };
@@ -219,7 +241,7 @@ impl Router {
             }
         }
         match best {
-            Some((route, params)) => Ok((route.handler, params)),
+            Some((route, params)) => Ok((route.handler, params, route.pattern)),
             None if !allow.is_empty() => Err(Error::MethodNotAllowed { allow }),
             None => Err(Error::NotFound),
         }
@@ -242,9 +264,12 @@ fn allowed_methods(method: Option<Method>, allow: &mut Vec<&'static str>) {
 /// Routes `ctx`, runs the handler, renders an error as problem+json and adds
 /// `X-Request-Id`. This is all of [`handle`] except the SDK conversions.
 pub async fn dispatch(router: &Router, mut ctx: RequestCtx) -> Response {
-    log::set_request_id(ctx.request_id());
-    let result = match router.find(ctx.method(), ctx.path()) {
-        Ok((handler, params)) => {
+    let started = std::time::Instant::now();
+    log::start_request(ctx.request_id(), router.component);
+    let mut route = "";
+    let result = match router.find_route(ctx.method(), ctx.path()) {
+        Ok((handler, params, pattern)) => {
+            route = pattern;
             ctx.set_params(params);
             match handler {
                 Handler::Sync(handler) => handler(&ctx),
@@ -262,6 +287,12 @@ pub async fn dispatch(router: &Router, mut ctx: RequestCtx) -> Response {
     } else {
         response
     };
+    log::request(
+        ctx.method().as_str(),
+        route,
+        response.status(),
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
     response.with_header("x-request-id", ctx.request_id().to_owned())
 }
 

@@ -1,6 +1,10 @@
 //! S3 access: AWS Signature Version 4 (pure, unit-tested against the AWS
-//! documented example) and, in a component, [`head_bucket`] over Spin's
-//! outbound HTTP.
+//! documented examples): signed requests ([`sign_request`]), presigned URLs
+//! (query authentication, [`presigned_url`]) and the `ListObjectsV2`
+//! answer ([`parse_list_objects`]); and, in a component, over Spin's
+//! outbound HTTP: [`head_bucket`], [`head_object`], [`delete_object`],
+//! [`list_objects`] and [`put_object_stream`], a `PUT` whose body is
+//! streamed chunk by chunk (unsigned payload, exact `Content-Length`).
 //!
 //! Requests are **path-style** (`<endpoint>/<bucket>/<key>`), which s3s-fs,
 //! MinIO and AWS all accept. The `host` header that is signed is the
@@ -330,28 +334,220 @@ pub struct SignedRequest {
 /// A signed `HEAD /<bucket>` (does the bucket exist and may we use it?).
 pub fn head_bucket_request(settings: &S3Settings, time: &AmzTime) -> SignedRequest {
     let path = format!("/{}", uri_encode(&settings.bucket, false));
+    sign_request(settings, "HEAD", &path, &[], EMPTY_PAYLOAD_SHA256, time)
+}
+
+/// The wire path of object `key` in the bucket: `/<bucket>/<key>`, the key
+/// URI-encoded with its `/` kept.
+pub fn object_path(settings: &S3Settings, key: &str) -> String {
+    format!(
+        "/{}/{}",
+        uri_encode(&settings.bucket, false),
+        uri_encode(key, true)
+    )
+}
+
+/// A request signed with an `Authorization` header. `path` is already
+/// encoded; `query` is not. The payload is `payload_hash` (the hex SHA-256
+/// of the body, or [`UNSIGNED_PAYLOAD`] for a streamed body).
+pub fn sign_request(
+    settings: &S3Settings,
+    method: &'static str,
+    path: &str,
+    query: &[(&str, &str)],
+    payload_hash: &str,
+    time: &AmzTime,
+) -> SignedRequest {
     let headers = [
         ("host", settings.endpoint.authority()),
-        ("x-amz-content-sha256", EMPTY_PAYLOAD_SHA256),
+        ("x-amz-content-sha256", payload_hash),
         ("x-amz-date", time.date_time()),
     ];
     let input = SignInput {
-        method: "HEAD",
-        path: &path,
-        query: &[],
+        method,
+        path,
+        query,
         headers: &headers,
-        payload_hash: EMPTY_PAYLOAD_SHA256,
+        payload_hash,
     };
     let authorization = authorization(&input, &settings.credentials, time, &settings.region, "s3");
     SignedRequest {
-        method: "HEAD",
-        url: settings.endpoint.url(&path),
+        method,
+        url: settings.endpoint.url(&with_query(path, query)),
         headers: vec![
-            ("x-amz-content-sha256".into(), EMPTY_PAYLOAD_SHA256.into()),
+            ("x-amz-content-sha256".into(), payload_hash.into()),
             ("x-amz-date".into(), time.date_time().into()),
             ("authorization".into(), authorization),
         ],
     }
+}
+
+/// `path?k=v&…` with the query encoded as SigV4 encodes it (so the server
+/// rebuilds the same canonical query).
+fn with_query(path: &str, query: &[(&str, &str)]) -> String {
+    if query.is_empty() {
+        return path.to_owned();
+    }
+    let query = query
+        .iter()
+        .map(|(k, v)| format!("{}={}", uri_encode(k, false), uri_encode(v, false)))
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{path}?{query}")
+}
+
+/// The longest validity SigV4 allows a presigned URL: 7 days.
+pub const MAX_PRESIGN_SECONDS: u64 = 604_800;
+
+/// A presigned URL (SigV4 query authentication) for `method` on object
+/// `key`, valid for `expires` seconds from `time`. Only `host` is signed, and
+/// the payload is unsigned, so any client can send it as is. `extra` are
+/// more query parameters covered by the signature (on a GET,
+/// `response-content-disposition` and `response-content-type`, which make
+/// the store answer with those headers).
+pub fn presigned_url(
+    settings: &S3Settings,
+    method: &str,
+    key: &str,
+    extra: &[(&str, &str)],
+    expires: u64,
+    time: &AmzTime,
+) -> String {
+    let path = object_path(settings, key);
+    let query = presign_query(
+        &Presign {
+            credentials: &settings.credentials,
+            region: &settings.region,
+            host: settings.endpoint.authority(),
+            method,
+            path: &path,
+            extra,
+            expires,
+        },
+        time,
+    );
+    settings.endpoint.url(&format!("{path}?{query}"))
+}
+
+/// What a presigned request covers.
+#[derive(Debug, Clone)]
+pub struct Presign<'a> {
+    pub credentials: &'a Credentials,
+    pub region: &'a str,
+    /// The signed `host` header: the authority of the URL.
+    pub host: &'a str,
+    pub method: &'a str,
+    /// The path as it goes on the wire, already URI-encoded.
+    pub path: &'a str,
+    /// More query parameters, not encoded.
+    pub extra: &'a [(&'a str, &'a str)],
+    /// Seconds of validity, 1 to [`MAX_PRESIGN_SECONDS`].
+    pub expires: u64,
+}
+
+/// The encoded query string of a presigned request, `X-Amz-Signature` last.
+pub fn presign_query(presign: &Presign<'_>, time: &AmzTime) -> String {
+    let credential = format!(
+        "{}/{}",
+        presign.credentials.access_key,
+        scope(time, presign.region, "s3")
+    );
+    let expires = presign.expires.clamp(1, MAX_PRESIGN_SECONDS).to_string();
+    let mut query: Vec<(&str, &str)> = vec![
+        ("X-Amz-Algorithm", ALGORITHM),
+        ("X-Amz-Credential", &credential),
+        ("X-Amz-Date", time.date_time()),
+        ("X-Amz-Expires", &expires),
+        ("X-Amz-SignedHeaders", "host"),
+    ];
+    query.extend_from_slice(presign.extra);
+    let headers = [("host", presign.host)];
+    let input = SignInput {
+        method: presign.method,
+        path: presign.path,
+        query: &query,
+        headers: &headers,
+        payload_hash: UNSIGNED_PAYLOAD,
+    };
+    let canonical = canonical_request(&input);
+    let to_sign = string_to_sign(&canonical, time, presign.region, "s3");
+    let signature = signature(
+        &presign.credentials.secret_key,
+        time,
+        presign.region,
+        "s3",
+        &to_sign,
+    );
+    let mut encoded = with_query("", &query);
+    encoded.remove(0); // the `?`
+    format!("{encoded}&X-Amz-Signature={signature}")
+}
+
+/// One object of a `ListObjectsV2` page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    /// `LastModified` as the store wrote it (ISO 8601, UTC).
+    pub last_modified: String,
+}
+
+/// A page of `ListObjectsV2`: its objects and the token of the next page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    pub objects: Vec<ListedObject>,
+    pub next: Option<String>,
+}
+
+/// The query of a `ListObjectsV2` request under `prefix`.
+pub fn list_query<'a>(prefix: &'a str, continuation: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut query = vec![("list-type", "2"), ("prefix", prefix)];
+    if let Some(token) = continuation {
+        query.push(("continuation-token", token));
+    }
+    query
+}
+
+/// Reads a `ListObjectsV2` answer. Only the elements it needs are looked at
+/// (`Contents/Key`, `Contents/LastModified`, `IsTruncated`,
+/// `NextContinuationToken`); the store's XML has no attributes on them.
+pub fn parse_list_objects(xml: &str) -> ListPage {
+    let mut objects = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<Contents>") {
+        let after = &rest[start + "<Contents>".len()..];
+        let end = after.find("</Contents>").unwrap_or(after.len());
+        let contents = &after[..end];
+        if let Some(key) = element(contents, "Key") {
+            objects.push(ListedObject {
+                key: xml_unescape(key),
+                last_modified: element(contents, "LastModified")
+                    .map(xml_unescape)
+                    .unwrap_or_default(),
+            });
+        }
+        rest = &after[end..];
+    }
+    let truncated = element(xml, "IsTruncated") == Some("true");
+    let next = element(xml, "NextContinuationToken")
+        .filter(|_| truncated)
+        .map(xml_unescape);
+    ListPage { objects, next }
+}
+
+fn element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let start = xml.find(&open)? + open.len();
+    let len = xml[start..].find(&close)?;
+    Some(&xml[start..start + len])
+}
+
+fn xml_unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 /// Why an S3 request failed, in generic words safe for a response.
@@ -400,43 +596,281 @@ impl From<S3Failure> for Error {
 /// How long [`head_bucket`] waits for an answer.
 pub const HEAD_BUCKET_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// How long an object request (HEAD, DELETE, a list page) waits for an answer.
+pub const OBJECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How long a streamed `PUT` waits for the store's answer once the whole
+/// body has been sent.
+pub const PUT_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Sends a signed request with an empty body; the answer (any status) within
+/// `limit`, else why not. `what` names the operation in log lines.
+#[cfg(target_arch = "wasm32")]
+async fn send_signed(
+    signed: SignedRequest,
+    limit: std::time::Duration,
+    what: &str,
+) -> Result<spin_sdk::http::Response, S3Failure> {
+    use spin_sdk::http::Method;
+    let method = match signed.method {
+        "HEAD" => Method::Head,
+        "DELETE" => Method::Delete,
+        "PUT" => Method::Put,
+        "POST" => Method::Post,
+        _ => Method::Get,
+    };
+    let mut request = spin_sdk::http::Request::builder();
+    request.method(method).uri(signed.url);
+    for (name, value) in signed.headers {
+        request.header(name, value);
+    }
+    // An empty body still goes out chunked without a length, which the
+    // store refuses for DELETE (411 Length Required).
+    request.header("content-length", "0");
+    match crate::task::timeout(limit, spin_sdk::http::send(request.build())).await {
+        Ok(Ok(response)) => Ok(response),
+        Err(crate::task::Elapsed) => {
+            crate::log::warn(format_args!("s3: {what} timed out after {limit:?}"));
+            Err(S3Failure::Timeout)
+        }
+        Ok(Err(err)) => {
+            crate::log::warn(format_args!(
+                "s3: {what} failed: {}",
+                crate::log::redact(&err.to_string())
+            ));
+            Err(S3Failure::Unreachable)
+        }
+    }
+}
+
+/// The failure for an unexpected status, logged.
+#[cfg(target_arch = "wasm32")]
+fn status_failure(what: &str, status: u16) -> S3Failure {
+    crate::log::warn(format_args!("s3: {what} answered {status}"));
+    S3Failure::from_status(status).unwrap_or(S3Failure::Status(status))
+}
+
 /// Sends a signed `HEAD /<bucket>`; `Ok` when the store answers 2xx within
 /// [`HEAD_BUCKET_TIMEOUT`].
 #[cfg(target_arch = "wasm32")]
 pub async fn head_bucket(settings: &S3Settings) -> Result<(), S3Failure> {
     let signed = head_bucket_request(settings, &AmzTime::now());
-    let mut request = spin_sdk::http::Request::builder();
-    request.method(spin_sdk::http::Method::Head).uri(signed.url);
-    for (name, value) in signed.headers {
-        request.header(name, value);
+    let response = send_signed(signed, HEAD_BUCKET_TIMEOUT, "head bucket").await?;
+    match *response.status() {
+        200..=299 => Ok(()),
+        other => Err(status_failure("head bucket", other)),
     }
-    let sent =
-        crate::task::timeout(HEAD_BUCKET_TIMEOUT, spin_sdk::http::send(request.build())).await;
-    let response: spin_sdk::http::Response = match sent {
-        Ok(Ok(response)) => response,
-        Err(crate::task::Elapsed) => {
-            crate::log::warn(format_args!(
-                "s3: head bucket timed out after {HEAD_BUCKET_TIMEOUT:?}"
-            ));
-            return Err(S3Failure::Timeout);
+}
+
+/// The size of object `key`, `None` when there is no such object.
+#[cfg(target_arch = "wasm32")]
+pub async fn head_object(settings: &S3Settings, key: &str) -> Result<Option<u64>, S3Failure> {
+    let path = object_path(settings, key);
+    let signed = sign_request(
+        settings,
+        "HEAD",
+        &path,
+        &[],
+        EMPTY_PAYLOAD_SHA256,
+        &AmzTime::now(),
+    );
+    let response = send_signed(signed, OBJECT_TIMEOUT, "head object").await?;
+    match *response.status() {
+        200..=299 => response
+            .header("content-length")
+            .and_then(|v| v.as_str())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| status_failure("head object without a length", 200)),
+        404 => Ok(None),
+        other => Err(status_failure("head object", other)),
+    }
+}
+
+/// Deletes object `key`; a missing object counts as deleted (S3 answers 204
+/// either way).
+#[cfg(target_arch = "wasm32")]
+pub async fn delete_object(settings: &S3Settings, key: &str) -> Result<(), S3Failure> {
+    let path = object_path(settings, key);
+    let signed = sign_request(
+        settings,
+        "DELETE",
+        &path,
+        &[],
+        EMPTY_PAYLOAD_SHA256,
+        &AmzTime::now(),
+    );
+    let response = send_signed(signed, OBJECT_TIMEOUT, "delete object").await?;
+    match *response.status() {
+        200..=299 | 404 => Ok(()),
+        other => Err(status_failure("delete object", other)),
+    }
+}
+
+/// One page (up to 1,000 keys) of `ListObjectsV2` under `prefix`.
+#[cfg(target_arch = "wasm32")]
+pub async fn list_objects(
+    settings: &S3Settings,
+    prefix: &str,
+    continuation: Option<&str>,
+) -> Result<ListPage, S3Failure> {
+    let path = format!("/{}", uri_encode(&settings.bucket, false));
+    let query = list_query(prefix, continuation);
+    let signed = sign_request(
+        settings,
+        "GET",
+        &path,
+        &query,
+        EMPTY_PAYLOAD_SHA256,
+        &AmzTime::now(),
+    );
+    let response = send_signed(signed, OBJECT_TIMEOUT, "list objects").await?;
+    match *response.status() {
+        200..=299 => Ok(parse_list_objects(&String::from_utf8_lossy(
+            response.body(),
+        ))),
+        other => Err(status_failure("list objects", other)),
+    }
+}
+
+/// What a streamed `PUT` is: the object, its length (sent as
+/// `Content-Length`, so the host refuses a body of any other length) and
+/// the headers the store keeps with it.
+#[derive(Debug, Clone)]
+pub struct PutObject<'a> {
+    pub key: &'a str,
+    pub length: u64,
+    pub content_type: &'a str,
+    pub content_disposition: &'a str,
+}
+
+/// Why a streamed `PUT` did not store the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutFailure {
+    /// The body source failed (the client's upload was cut short or
+    /// malformed); the request to the store was abandoned unfinished, so
+    /// nothing was stored.
+    Body(Error),
+    /// The store failed or refused.
+    Store(S3Failure),
+}
+
+/// Streams `body` (chunks of the object, `length` bytes in all) into
+/// object `put.key` with one `PUT` whose payload is unsigned (SigV4
+/// `UNSIGNED-PAYLOAD`): no chunk is held longer than it takes to write it.
+///
+/// The request is sent before the first chunk is read, and its answer is
+/// watched while the body is written: a store that refuses or drops the
+/// connection early ends the upload at once. A body error abandons the
+/// request with fewer bytes than announced, which the host turns into a
+/// failed request, so the store keeps nothing.
+#[cfg(target_arch = "wasm32")]
+pub async fn put_object_stream<S>(
+    settings: &S3Settings,
+    put: &PutObject<'_>,
+    body: S,
+) -> Result<(), PutFailure>
+where
+    S: futures_util::Stream<Item = Result<Vec<u8>, Error>>,
+{
+    use futures_util::future::{Either, select};
+    use futures_util::{SinkExt, StreamExt};
+    use spin_sdk::http::{Fields, IncomingResponse, OutgoingRequest, Scheme};
+
+    let path = object_path(settings, put.key);
+    let signed = sign_request(
+        settings,
+        "PUT",
+        &path,
+        &[],
+        UNSIGNED_PAYLOAD,
+        &AmzTime::now(),
+    );
+    let length = put.length.to_string();
+    let mut headers: Vec<(String, Vec<u8>)> = signed
+        .headers
+        .into_iter()
+        .map(|(name, value)| (name, value.into_bytes()))
+        .collect();
+    headers.push(("content-length".into(), length.into_bytes()));
+    headers.push(("content-type".into(), put.content_type.as_bytes().to_vec()));
+    headers.push((
+        "content-disposition".into(),
+        put.content_disposition.as_bytes().to_vec(),
+    ));
+    let fields = Fields::from_list(&headers).map_err(|err| {
+        PutFailure::Body(Error::internal(format!("object request headers: {err:?}")))
+    })?;
+    let request = OutgoingRequest::new(fields);
+    let set = request
+        .set_method(&spin_sdk::http::Method::Put)
+        .and(request.set_scheme(Some(&if settings.endpoint.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        })))
+        .and(request.set_authority(Some(settings.endpoint.authority())))
+        .and(request.set_path_with_query(Some(&path)));
+    if set.is_err() {
+        return Err(PutFailure::Body(Error::internal(
+            "object request URL parts refused",
+        )));
+    }
+    let mut sink = request.take_body();
+    let answer = Box::pin(spin_sdk::http::send::<_, IncomingResponse>(request));
+    let write = Box::pin(async move {
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(PutFailure::Body)?;
+            if chunk.is_empty() {
+                continue;
+            }
+            sink.send(chunk).await.map_err(|err| {
+                crate::log::warn(format_args!("s3: put object body: {err:?}"));
+                PutFailure::Store(S3Failure::Unreachable)
+            })?;
         }
-        Ok(Err(err)) => {
-            crate::log::warn(format_args!(
-                "s3: head bucket failed: {}",
-                crate::log::redact(&err.to_string())
-            ));
-            return Err(S3Failure::Unreachable);
+        // Dropping the sink finishes the body.
+        drop(sink);
+        Ok::<(), PutFailure>(())
+    });
+    let response = match select(answer, write).await {
+        // The store answered before the writer noticed the body's end: a
+        // 2xx once it had every byte (the writer then only has to finish),
+        // else a refusal or a failed connection.
+        Either::Left((Ok(response), unfinished)) if (200..300).contains(&response.status()) => {
+            return unfinished.await;
+        }
+        Either::Left((answer, _unfinished)) => {
+            return Err(PutFailure::Store(match answer {
+                Ok(response) => status_failure("put object (early)", response.status()),
+                Err(err) => {
+                    crate::log::warn(format_args!(
+                        "s3: put object failed: {}",
+                        crate::log::redact(&err.to_string())
+                    ));
+                    S3Failure::Unreachable
+                }
+            }));
+        }
+        Either::Right((written, answer)) => {
+            written?;
+            match crate::task::timeout(PUT_ANSWER_TIMEOUT, answer).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(err)) => {
+                    crate::log::warn(format_args!(
+                        "s3: put object failed: {}",
+                        crate::log::redact(&err.to_string())
+                    ));
+                    return Err(PutFailure::Store(S3Failure::Unreachable));
+                }
+                Err(crate::task::Elapsed) => return Err(PutFailure::Store(S3Failure::Timeout)),
+            }
         }
     };
-    match S3Failure::from_status(*response.status()) {
-        None => Ok(()),
-        Some(failure) => {
-            crate::log::warn(format_args!(
-                "s3: head bucket answered {}",
-                response.status()
-            ));
-            Err(failure)
-        }
+    match response.status() {
+        200..=299 => Ok(()),
+        other => Err(PutFailure::Store(status_failure("put object", other))),
     }
 }
 
@@ -637,6 +1071,102 @@ mod tests {
             auth,
             &authorization(&input, &settings().credentials, &time, "us-east-1", "s3")
         );
+    }
+
+    #[test]
+    fn aws_presigned_url_example() {
+        // "Query String Request Authentication" example of the AWS SigV4
+        // documentation for S3: GET /test.txt, valid 86400 s.
+        let credentials = Credentials {
+            access_key: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_key: Secret::new(EXAMPLE_SECRET),
+        };
+        let query = presign_query(
+            &Presign {
+                credentials: &credentials,
+                region: "us-east-1",
+                host: "examplebucket.s3.amazonaws.com",
+                method: "GET",
+                path: "/test.txt",
+                extra: &[],
+                expires: 86_400,
+            },
+            &AmzTime::from_unix(1_369_353_600),
+        );
+        assert_eq!(
+            query,
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256\
+             &X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fs3%2Faws4_request\
+             &X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&X-Amz-SignedHeaders=host\
+             &X-Amz-Signature=aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
+        );
+    }
+
+    #[test]
+    fn presigned_object_url_is_path_style_and_signs_extras() {
+        let time = AmzTime::from_unix(1_369_353_600);
+        let url = presigned_url(
+            &settings(),
+            "GET",
+            "orgs/o/files/f",
+            &[(
+                "response-content-disposition",
+                "attachment; filename=\"a b\"",
+            )],
+            300,
+            &time,
+        );
+        assert!(
+            url.starts_with("http://127.0.0.1:9000/plinth/orgs/o/files/f?X-Amz-Algorithm="),
+            "{url}"
+        );
+        assert!(url.contains("&X-Amz-Expires=300&"), "{url}");
+        assert!(
+            url.contains("response-content-disposition=attachment%3B%20filename%3D%22a%20b%22"),
+            "{url}"
+        );
+        let other = presigned_url(&settings(), "PUT", "orgs/o/files/f", &[], 300, &time);
+        let sig = |u: &str| u.rsplit("X-Amz-Signature=").next().unwrap().to_owned();
+        assert_ne!(sig(&url), sig(&other), "method and extras are signed");
+        let long = presigned_url(&settings(), "GET", "k", &[], u64::MAX, &time);
+        assert!(long.contains("X-Amz-Expires=604800"), "capped at 7 days");
+    }
+
+    #[test]
+    fn object_requests_encode_the_key_and_the_query() {
+        let time = AmzTime::from_unix(1_369_353_600);
+        let s = settings();
+        assert_eq!(object_path(&s, "orgs/a b/f"), "/plinth/orgs/a%20b/f");
+        let list = sign_request(
+            &s,
+            "GET",
+            "/plinth",
+            &list_query("orgs/", Some("t+1")),
+            EMPTY_PAYLOAD_SHA256,
+            &time,
+        );
+        assert_eq!(
+            list.url,
+            "http://127.0.0.1:9000/plinth?list-type=2&prefix=orgs%2F&continuation-token=t%2B1"
+        );
+    }
+
+    #[test]
+    fn list_objects_answer() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>plinth</Name>
+            <Contents><Key>orgs/a/files/1</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><Size>3</Size></Contents>
+            <Contents><Key>orgs/a/files/a&amp;b</Key><LastModified>2026-01-02T00:00:00.000Z</LastModified></Contents>
+            <IsTruncated>true</IsTruncated><NextContinuationToken>tok&amp;1</NextContinuationToken></ListBucketResult>"#;
+        let page = parse_list_objects(xml);
+        assert_eq!(page.objects.len(), 2);
+        assert_eq!(page.objects[0].key, "orgs/a/files/1");
+        assert_eq!(page.objects[0].last_modified, "2026-01-01T00:00:00.000Z");
+        assert_eq!(page.objects[1].key, "orgs/a/files/a&b");
+        assert_eq!(page.next.as_deref(), Some("tok&1"));
+        let last = parse_list_objects(
+            "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>",
+        );
+        assert_eq!(last, ListPage::default());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //!
 //! In a component, [`crate::handle`] gives every request [`SpinServices`];
 //! a native test gives it a [`fake::FakeServices`] (a scripted Postgres
-//! backend, a map of settings, a fixed clock, counted random bytes).
+//! backend, a map of settings, a fixed clock, counted random bytes, window
+//! counters in memory).
 //! Handlers reach them through [`RequestCtx`](crate::RequestCtx):
 //! `ctx.db()`, `ctx.config()`, `ctx.now()`, `ctx.random::<16>()`.
 
@@ -22,6 +23,10 @@ pub trait Services {
     fn now(&self) -> i64;
     /// Fills `out` from a cryptographically secure source.
     fn fill_random(&self, out: &mut [u8]) -> Result<(), Error>;
+    /// Adds one to the counter `key` of a window of `seconds` (created with
+    /// that expiry on its first count) and answers the new count: the
+    /// component's Redis at `redis_url`.
+    fn count_in_window(&self, key: &str, seconds: u64) -> Result<i64, Error>;
 }
 
 /// Spin's host: variables, `pg4` at `db_url`, the WASI clock and random.
@@ -49,6 +54,11 @@ impl Services for SpinServices {
         }
         out.copy_from_slice(&bytes);
         Ok(())
+    }
+
+    fn count_in_window(&self, key: &str, seconds: u64) -> Result<i64, Error> {
+        crate::redis::Cache::connect(&crate::config::SpinVariables.secret("redis_url")?)?
+            .incr_expiring(key, seconds)
     }
 }
 
@@ -81,6 +91,10 @@ impl Services for NoServices {
             "the request has no services (no randomness)",
         ))
     }
+
+    fn count_in_window(&self, _: &str, _: u64) -> Result<i64, Error> {
+        Err(Error::internal("the request has no services (no cache)"))
+    }
 }
 
 impl Source for NoServices {
@@ -95,7 +109,8 @@ impl Source for NoServices {
 pub mod fake {
     //! Native services for handler unit tests.
 
-    use std::cell::Cell;
+    use std::cell::{Cell, RefCell};
+    use std::collections::HashMap;
 
     use super::Services;
     use crate::config::{MapSource, Source};
@@ -111,6 +126,10 @@ pub mod fake {
         pub backend: FakeBackend,
         pub now: Cell<i64>,
         counter: Cell<u8>,
+        /// Window counters; with `cache_down` every count fails as an
+        /// unreachable Redis would.
+        pub counters: RefCell<HashMap<String, i64>>,
+        pub cache_down: Cell<bool>,
     }
 
     impl FakeServices {
@@ -120,6 +139,8 @@ pub mod fake {
                 backend: FakeBackend::new(),
                 now: Cell::new(now),
                 counter: Cell::new(0),
+                counters: RefCell::default(),
+                cache_down: Cell::new(false),
             }
         }
     }
@@ -144,6 +165,16 @@ pub mod fake {
                 *byte = next;
             }
             Ok(())
+        }
+
+        fn count_in_window(&self, key: &str, _: u64) -> Result<i64, Error> {
+            if self.cache_down.get() {
+                return Err(Error::ServiceUnavailable("cache unavailable".into()));
+            }
+            let mut counters = self.counters.borrow_mut();
+            let count = counters.entry(key.to_owned()).or_default();
+            *count += 1;
+            Ok(*count)
         }
     }
 }

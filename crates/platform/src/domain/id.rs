@@ -52,6 +52,8 @@ kinds! {
     Partner, PartnerId, "partner", "partner_id";
     /// A stored file.
     File, FileId, "file", "file_id";
+    /// An invitation to join an org.
+    Invitation, InvitationId, "invitation", "invitation_id";
     /// An org *named by a request* (switch-org's choice among the caller's
     /// memberships). Not an [`OrgId`](crate::domain::OrgId): nothing can be
     /// scoped by it; the database answers with the org it finds.

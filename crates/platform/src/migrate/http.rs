@@ -158,7 +158,7 @@ macro_rules! migrate_component {
 
         #[spin_sdk::http_component]
         async fn entry(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
-            let router = $crate::Router::new()
+            let router = $crate::Router::named("migrate")
                 .get("/admin/migrations", status)
                 .post("/admin/migrations/upgrade", upgrade)
                 .post("/admin/migrations/downgrade", downgrade);

@@ -102,6 +102,10 @@ fn map_db_failure(db: DbFailure) -> Error {
         "22003" => Error::BadRequest("a number is out of range".into()),
         "22P02" => Error::BadRequest("a value has an invalid format".into()),
         _ if code.starts_with("22") => Error::BadRequest("a value is invalid".into()),
+        // A write the row-level security policies refuse: outside what the
+        // caller may touch (a member limited to some companies writing
+        // another's). Any other 42501 is a missing grant: a bug.
+        "42501" if db.message.contains("row-level security") => Error::Forbidden,
         "40001" | "40P01" => {
             Error::ServiceUnavailable("the database is busy; retry the request".into())
         }

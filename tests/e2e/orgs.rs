@@ -491,7 +491,7 @@ fn patch_needs_the_current_etag_and_an_admin() {
     let changed = app.patch_current(
         &t.access,
         Some(&second),
-        &json!({ "slug": slug, "settings": { "theme": "dark", "limits": { "seats": 5 } } }),
+        &json!({ "slug": slug, "settings": { "default_currency": "CHF", "matching": { "max_candidates": 7 } } }),
     );
     assert_eq!(changed.status, 200, "{}", changed.text());
     let third = changed.header("etag").unwrap().to_owned();
@@ -500,7 +500,7 @@ fn patch_needs_the_current_etag_and_an_admin() {
     assert_eq!(current["name"], "Renamed Org");
     assert_eq!(
         current["settings"],
-        json!({ "theme": "dark", "limits": { "seats": 5 } })
+        json!({ "default_currency": "CHF", "matching": { "max_candidates": 7 } })
     );
 
     // Refusals with the current ETag: each names its field and changes nothing.
@@ -701,10 +701,11 @@ fn another_orgs_token_never_reaches_this_org() {
     let app = app();
     let a = app.new_tenant();
     let a_etag = app.current_etag(&a.access);
+    let secret_of_a = unique("a-settings");
     let set_up = app.patch_current(
         &a.access,
         Some(&a_etag),
-        &json!({ "settings": { "secret_of_a": unique("a-settings") } }),
+        &json!({ "settings": { "ai": { "model": secret_of_a } } }),
     );
     assert_eq!(set_up.status, 200, "{}", set_up.text());
     let a_name = set_up.json()["name"].as_str().unwrap().to_owned();
@@ -781,7 +782,7 @@ fn another_orgs_token_never_reaches_this_org() {
         a.user_id.as_str(),
         a.email.as_str(),
         a_name.as_str(),
-        "secret_of_a",
+        secret_of_a.as_str(),
     ];
     for (method, path, headers, body, statuses) in cases {
         let resp = app.send_as(method, path, &b.access, headers, body.as_ref());

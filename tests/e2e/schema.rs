@@ -11,12 +11,15 @@ use crate::helpers::{
 };
 
 /// Tables that are the named exceptions to the tenant rules.
-const GLOBAL_TABLES: [&str; 6] = [
+const GLOBAL_TABLES: [&str; 9] = [
     "org",
     "users",
     "sessions",
     "memberships",
     "refresh_tokens",
+    "invitations",
+    "email_tokens",
+    "email_outbox",
     "schema_migrations",
 ];
 /// Tables without created_at/updated_at (bookkeeping).
@@ -246,13 +249,23 @@ fn tenant_violations(c: &mut Client, table: &str) -> Vec<String> {
         )
         .expect("grants")
         .get(0);
-    if grants != "DELETE,INSERT,SELECT,UPDATE" {
+    // Append-only tables: rows are written once and removed only with their
+    // org, so the app role cannot rewrite history.
+    let want = if APPEND_ONLY.contains(&table) {
+        "DELETE,INSERT,SELECT"
+    } else {
+        "DELETE,INSERT,SELECT,UPDATE"
+    };
+    if grants != want {
         v.push(format!(
-            "{table}: the app role needs exactly SELECT, INSERT, UPDATE, DELETE, has {grants:?}"
+            "{table}: the app role needs exactly {want}, has {grants:?}"
         ));
     }
     v
 }
+
+/// Tenant tables the app role may not update.
+const APPEND_ONLY: [&str; 1] = ["audit_events"];
 
 fn all_violations(c: &mut Client) -> Vec<String> {
     let mut v = Vec::new();
@@ -293,9 +306,12 @@ fn check_live_schema(db: &str) {
         "memberships",
         "sessions",
         "refresh_tokens",
+        "invitations",
+        "email_tokens",
+        "email_outbox",
         "schema_migrations",
     ];
-    const EXPECTED_TENANT: &[&str] = &[];
+    const EXPECTED_TENANT: &[&str] = &["audit_events", "companies", "files", "partners"];
     let tenant: Vec<&String> = found
         .iter()
         .filter(|t| !GLOBAL_TABLES.contains(&t.as_str()))
@@ -513,7 +529,15 @@ fn refused(e: &postgres::Error) -> (Option<&SqlState>, Option<&str>) {
 fn identity_table_guarantees() {
     let db = migrated_db("schema_identity");
     let mut su = pg_connect(&superuser_url_for(&db));
-    for table in ["users", "memberships", "sessions", "refresh_tokens"] {
+    for table in [
+        "users",
+        "memberships",
+        "sessions",
+        "refresh_tokens",
+        "invitations",
+        "email_tokens",
+        "email_outbox",
+    ] {
         let grants: String = su
             .query_one(
                 "SELECT coalesce(string_agg(privilege_type::text, ',' ORDER BY privilege_type::text), '') \

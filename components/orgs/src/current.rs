@@ -12,10 +12,7 @@ const CURRENT: &str = "SELECT id, name, slug, settings_json AS settings, created
 
 /// `GET /v1/orgs/current`.
 pub fn get(ctx: &RequestCtx) -> HandlerResult {
-    let credentials = Credentials::from_request(ctx)?;
-    let (caller, rows) =
-        ctx.db()?
-            .tenant_read::<Org>(&credentials, Permission::Read, CURRENT, &[])?;
+    let (caller, rows) = ctx.tenant_read::<Org>(Permission::OrgRead, CURRENT, &[])?;
     let org = rows.into_iter().next().ok_or(Error::NotFound)?;
     org::respond(200, &org, caller.role())
 }
@@ -42,9 +39,8 @@ const MINE: &str = "SELECT o.id, o.name, o.slug, m.role FROM memberships m \
 /// `GET /v1/orgs`: every org the caller is a member of (at most 200).
 pub fn mine(ctx: &RequestCtx) -> HandlerResult {
     let credentials = Credentials::from_request(ctx)?;
-    let (_, items) = ctx.db()?.tenant_read::<Membership>(
+    let (_, items) = ctx.db()?.member_read::<Membership>(
         &credentials,
-        Permission::Read,
         MINE,
         &[Param::from(credentials.user())],
     )?;

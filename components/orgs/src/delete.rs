@@ -6,7 +6,7 @@
 //! such field, so [`blocked`] renders this one 409 from the platform's own
 //! problem (`Error::problem`) plus that field.
 
-use plinth_platform::auth::{Caller, Credentials, Permission};
+use plinth_platform::auth::{Caller, Permission};
 use plinth_platform::{Context, Error, HandlerResult, Param, RequestCtx, Response, TenantTx};
 use serde::{Deserialize, Serialize};
 
@@ -25,19 +25,15 @@ enum Outcome {
 /// `DELETE /v1/orgs/current`: 204, or 409 listing what blocks it; the
 /// caller's sessions in the org end with it (their tokens answer 401).
 pub fn delete(ctx: &RequestCtx) -> HandlerResult {
-    let credentials = Credentials::from_request(ctx)?;
-    let outcome = ctx
-        .db()?
-        .tenant_as(&credentials, Permission::OrgDelete, |tx| {
-            let caller = tx.caller().context("the caller of tenant_as")?;
-            lock_org(tx)?;
-            let blocking = blockers(tx, caller)?;
-            if !blocking.is_empty() {
-                return Ok(Outcome::Blocked(blocking));
-            }
-            delete_org(tx, caller)?;
-            Ok(Outcome::Deleted)
-        })?;
+    let outcome = ctx.tenant_as(Permission::OrgDelete, |tx, caller| {
+        lock_org(tx)?;
+        let blocking = blockers(tx, caller)?;
+        if !blocking.is_empty() {
+            return Ok(Outcome::Blocked(blocking));
+        }
+        delete_org(tx, caller)?;
+        Ok(Outcome::Deleted)
+    })?;
     match outcome {
         Outcome::Deleted => Ok(Response::empty(204)),
         Outcome::Blocked(blocking) => blocked(&blocking),
@@ -61,18 +57,28 @@ struct Count {
 const OTHER_MEMBERS: &str =
     "SELECT count(*) AS count FROM memberships WHERE org_id = $1 AND user_id <> $2";
 
-/// Rows that would outlive the org: every membership but the caller's
-/// (`memberships` refers to the org with `ON DELETE RESTRICT`).
+const COMPANIES: &str = "SELECT count(*) AS count FROM companies WHERE org_id = $1";
+
+/// Rows that would outlive the org: every membership but the caller's, and
+/// its companies (both refer to the org with `ON DELETE RESTRICT`).
 fn blockers(tx: &TenantTx<'_>, caller: &Caller) -> Result<Vec<Blocking>, Error> {
     let members: Count = tx.fetch_one(OTHER_MEMBERS, &[Param::from(caller.user())])?;
-    Ok([("memberships", members.count)]
-        .into_iter()
-        .filter(|(_, count)| *count > 0)
-        .map(|(table, count)| Blocking { table, count })
-        .collect())
+    let companies: Count = tx.fetch_one(COMPANIES, &[])?;
+    Ok([
+        ("memberships", members.count),
+        ("companies", companies.count),
+    ]
+    .into_iter()
+    .filter(|(_, count)| *count > 0)
+    .map(|(table, count)| Blocking { table, count })
+    .collect())
 }
 
 const DELETE_OWN_MEMBERSHIP: &str = "DELETE FROM memberships WHERE org_id = $1 AND user_id = $2";
+
+// The org's audit log goes with it (its rows refer to the org with
+// `ON DELETE RESTRICT`, as every tenant table's do).
+const DELETE_AUDIT: &str = "DELETE FROM audit_events WHERE org_id = $1";
 
 // The org's sessions (and their refresh tokens) cascade with it; a user
 // whose default org it was keeps no default (`ON DELETE SET NULL`).
@@ -80,6 +86,7 @@ const DELETE_ORG: &str = "DELETE FROM org WHERE id = $1";
 
 fn delete_org(tx: &TenantTx<'_>, caller: &Caller) -> Result<(), Error> {
     tx.execute(DELETE_OWN_MEMBERSHIP, &[Param::from(caller.user())])?;
+    tx.execute(DELETE_AUDIT, &[])?;
     match tx.execute(DELETE_ORG, &[])? {
         1 => Ok(()),
         n => Err(Error::internal(format!(
@@ -98,7 +105,7 @@ fn blocked(blocking: &[Blocking]) -> HandlerResult {
     );
     Err(Error::conflict(
         None,
-        "the org still has other members; remove them before deleting it",
+        "the org still has other members or business data; remove them before deleting it",
     )
     .with_members(members))
 }

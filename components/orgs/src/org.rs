@@ -1,8 +1,9 @@
 //! The org as the orgs routes show it: the row every statement returns, its
 //! `ETag`, and the response that carries both with the caller's role.
 
+use plinth_platform::audit::{self, Event};
 use plinth_platform::auth::Role;
-use plinth_platform::{HandlerResult, json};
+use plinth_platform::{Error, HandlerResult, RequestCtx, TenantTx, json};
 use serde::Serialize;
 
 /// An org row (the platform's: the `org` table is its own).
@@ -27,4 +28,17 @@ pub fn respond(status: u16, org: &Org, role: Role) -> HandlerResult {
     )?
     .with_header("etag", org.etag().to_header())
     .with_header("cache-control", "private, no-cache"))
+}
+
+/// Records a change of the org's own fields in its audit log.
+pub fn audit_change(
+    ctx: &RequestCtx,
+    tx: &TenantTx<'_>,
+    before: &Org,
+    after: &Org,
+) -> Result<(), Error> {
+    match Event::changed("org.updated", "org", after.id.to_string(), before, after)? {
+        Some(event) => audit::record(ctx, tx, event),
+        None => Ok(()),
+    }
 }

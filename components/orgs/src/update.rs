@@ -1,46 +1,15 @@
 //! `PATCH /v1/orgs/current`: change the name, slug or settings of the
 //! token's org (admin and owner), guarded by `If-Match`.
 
-use plinth_platform::auth::{Caller, Credentials, Permission};
+use plinth_platform::auth::Permission;
 use plinth_platform::domain::{Name, Slug};
 use plinth_platform::{
-    Context, Error, FieldError, HandlerResult, Param, RequestCtx, ResultExt, TenantTx,
-    check_if_match,
+    Error, FieldError, Given, HandlerResult, Param, RequestCtx, ResultExt, TenantTx, check_if_match,
 };
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::input::Settings;
 use crate::org::{self, Org};
-
-/// A field of a partial update: absent, `null`, or a value.
-#[derive(Default)]
-enum Given<T> {
-    #[default]
-    Absent,
-    Null,
-    Value(T),
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Given<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Ok(Option::<T>::deserialize(deserializer)?.map_or(Self::Null, Self::Value))
-    }
-}
-
-impl<T> Given<T> {
-    /// The value if one was given; `null` for a field that cannot be
-    /// cleared is the wrong shape (400 naming `field`).
-    fn required(self, field: &str) -> Result<Option<T>, Error> {
-        match self {
-            Self::Absent => Ok(None),
-            Self::Null => Err(Error::Malformed(vec![FieldError::new(
-                field,
-                "must not be null",
-            )])),
-            Self::Value(value) => Ok(Some(value)),
-        }
-    }
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,29 +68,24 @@ impl TryFrom<Body> for Change {
 /// 200 with the changed org and its new `ETag`; 428 without `If-Match`, 412
 /// when the org changed since that `ETag`, 409 naming `slug` when it is taken.
 pub fn update(ctx: &RequestCtx) -> HandlerResult {
-    let credentials = Credentials::from_request(ctx)?;
     let change = Change::try_from(ctx.json::<Body>()?)?;
     let if_match = ctx.header("if-match");
-    let (org, role) = ctx
-        .db()?
-        .tenant_as(&credentials, Permission::OrgUpdate, |tx| {
-            let current = lock_current(tx)?;
-            check_if_match(if_match, &current.etag(), true).into_result()?;
-            let role = tx
-                .caller()
-                .map(Caller::role)
-                .context("the caller of tenant_as")?;
-            Ok((apply(tx, change)?, role))
-        })?;
+    let (org, role) = ctx.tenant_as(Permission::OrgUpdate, |tx, caller| {
+        let current = lock_current(tx)?;
+        check_if_match(if_match, &current.etag(), true).into_result()?;
+        let org = apply(tx, change)?;
+        org::audit_change(ctx, tx, &current, &org)?;
+        Ok((org, caller.role()))
+    })?;
     org::respond(200, &org, role)
 }
 
-const LOCK_CURRENT: &str = "SELECT id, name, slug, settings_json AS settings, created_at, updated_at \
+pub const LOCK_CURRENT: &str = "SELECT id, name, slug, settings_json AS settings, created_at, updated_at \
      FROM org WHERE id = $1 FOR UPDATE";
 
 /// The org as it is now, locked until the transaction ends, so no write can
 /// come between the `If-Match` check and the update.
-fn lock_current(tx: &TenantTx<'_>) -> Result<Org, Error> {
+pub fn lock_current(tx: &TenantTx<'_>) -> Result<Org, Error> {
     tx.fetch_one(LOCK_CURRENT, &[])
 }
 

@@ -93,7 +93,7 @@ const UNFILTERED: &str =
 fn read_unfiltered(ctx: &RequestCtx) -> HandlerResult {
     let credentials = Credentials::from_request(ctx)?;
     let (caller, rows) =
-        db()?.tenant_read::<Value>(&credentials, Permission::Read, UNFILTERED, &[])?;
+        db()?.tenant_read::<Value>(&credentials, Permission::OrgRead, UNFILTERED, &[])?;
     json(200, &serde_json::json!({"org": caller.org(), "rows": rows}))
 }
 
@@ -101,7 +101,7 @@ fn insert_as_caller(ctx: &RequestCtx) -> HandlerResult {
     let credentials = Credentials::from_request(ctx)?;
     let item: Slug = ctx.json()?;
     let row: Value = db()?
-        .tenant_as(&credentials, Permission::Write, |tx| {
+        .tenant_as(&credentials, Permission::CompaniesWrite, |tx| {
             tx.fetch_one(INSERT_TENANT_ITEM, &[Param::from(&item.slug)])
         })
         .on_constraint("probe_tenant_item_org_id_slug_key", "slug")?;

@@ -1,5 +1,6 @@
-//! Rate limits of the routes that take a password or a refresh token
-//! (signup, login, token, refresh): fixed-window counters in Redis.
+//! Rate limits of the routes that take a password or a one-time token
+//! (signup, login, token, refresh, the account routes): fixed-window
+//! counters in Redis.
 //!
 //! Each route counts the requests of one client address ([`Route`]: every
 //! request, answered or refused); login and the token endpoint's password
@@ -7,6 +8,13 @@
 //! routes, keyed by the lower-cased email as typed, so an unknown email is
 //! limited like a known one and the limit tells nothing about who has an
 //! account). Over a limit the answer is a 429 with `Retry-After`.
+//!
+//! The routes that mail a link (verification resend, forgot-password) also
+//! hold a **mailbox cooldown** ([`MAILBOX`]): one message per address per
+//! [`MAILBOX_COOLDOWN_SECS`], counted from the first request (not on the
+//! clock's minute, so two messages never go out seconds apart across a
+//! window boundary), keyed on the lower-cased address whether or not an
+//! account uses it: a known and an unknown address get the same 429.
 //!
 //! Every answer of these routes, refusals and errors included, carries the
 //! IETF draft headers (draft-ietf-httpapi-ratelimit-headers) for each policy
@@ -68,6 +76,12 @@ pub const PER_ACCOUNT_PER_MINUTE: u64 = 5;
 /// The per-account policy.
 pub const ACCOUNT: &str = "account";
 
+/// The mailbox cooldown policy: one mailed link per address per window.
+pub const MAILBOX: &str = "mailbox";
+
+/// Seconds between two mailed links to one address.
+pub const MAILBOX_COOLDOWN_SECS: u64 = 60;
+
 /// The routes limited per client address; the name is the policy's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -75,6 +89,12 @@ pub enum Route {
     Login,
     Token,
     Refresh,
+    AcceptInvite,
+    VerifyEmail,
+    VerifyResend,
+    ForgotPassword,
+    ResetPassword,
+    ChangePassword,
 }
 
 impl Route {
@@ -84,6 +104,12 @@ impl Route {
             Self::Login => "login",
             Self::Token => "token",
             Self::Refresh => "refresh",
+            Self::AcceptInvite => "accept-invite",
+            Self::VerifyEmail => "verify-email",
+            Self::VerifyResend => "verify-resend",
+            Self::ForgotPassword => "forgot-password",
+            Self::ResetPassword => "reset-password",
+            Self::ChangePassword => "change-password",
         }
     }
 }
@@ -132,6 +158,12 @@ impl Limits {
         let count = self
             .cache
             .incr_expiring(&key(&policy, subject, window), reset)?;
+        self.record(policy, count, reset)
+    }
+
+    /// Notes where the request stands (`count` in a window that ends in
+    /// `reset` seconds); 429 over the quota.
+    fn record(&mut self, policy: Policy, count: i64, reset: u64) -> Result<(), Error> {
         let count = u64::try_from(count).unwrap_or(0);
         self.standings.push(Standing {
             policy,
@@ -139,7 +171,10 @@ impl Limits {
             reset,
         });
         if count > policy.quota {
-            return Err(Error::TooManyRequests { retry_after: reset });
+            return Err(Error::TooManyRequests {
+                retry_after: reset,
+                policy: None,
+            });
         }
         Ok(())
     }
@@ -162,6 +197,26 @@ impl Limits {
             window: WINDOW_SECS,
         };
         self.check(policy, &format!("email:{}", email.trim().to_lowercase()))
+    }
+
+    /// Counts a mailed link to `email` against the [`MAILBOX`] cooldown:
+    /// the first in [`MAILBOX_COOLDOWN_SECS`] passes, the rest get a 429
+    /// whose `Retry-After` is the time left. The key is the digest of the
+    /// lower-cased, trimmed address, whether or not an account uses it.
+    pub fn check_mailbox(&mut self, email: &str) -> Result<(), Error> {
+        let policy = Policy {
+            name: MAILBOX,
+            quota: 1,
+            window: MAILBOX_COOLDOWN_SECS,
+        };
+        let subject = format!("mailbox:{}", email.trim().to_lowercase());
+        // Window 0 for good: the key's own expiry is the window.
+        let (count, ttl) = self
+            .cache
+            .incr_expiring_ttl(&key(&policy, &subject, 0), policy.window)?;
+        // A key without expiry (-1) or just gone (-2) is over at once.
+        let reset = u64::try_from(ttl).unwrap_or(0).clamp(1, policy.window);
+        self.record(policy, count, reset)
     }
 
     /// `response` with the RateLimit headers of every policy counted so far.

@@ -1,6 +1,6 @@
 //! The caller's own session: `GET /v1/auth/me`, `POST /v1/auth/logout`.
 
-use plinth_platform::auth::{Credentials, Permission};
+use plinth_platform::auth::Credentials;
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, Response, json};
 use serde::{Deserialize, Serialize};
 
@@ -35,15 +35,20 @@ impl Scope {
             Self::Session => {
                 "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL"
             }
-            Self::All => {
-                "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL"
-            }
-            Self::Others => {
-                "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL"
-            }
+            Self::All => END_ALL,
+            Self::Others => END_OTHERS,
         }
     }
 }
+
+/// Ends every session of the user `$1` (a password reset, `logout` `all`).
+pub const END_ALL: &str =
+    "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL";
+
+/// Ends every session of the user `$1` but `$2` (a password change,
+/// `logout` `others`).
+pub const END_OTHERS: &str =
+    "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL";
 
 /// `POST /v1/auth/logout`: 204; from then on the tokens of the ended
 /// sessions are refused by every component (they check the session on
@@ -81,19 +86,18 @@ struct MeView {
     session_id: String,
 }
 
-const ME: &str = "SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name) AS user, \
+const ME: &str = "SELECT json_build_object('id', u.id, 'email', u.email, 'name', u.name, \
+     'email_verified', u.email_verified_at IS NOT NULL) AS user, \
      json_build_object('id', o.id, 'name', o.name, 'slug', o.slug) AS org \
      FROM users u, org o WHERE o.id = $1 AND u.id = $2";
 
-/// `GET /v1/auth/me`: the user, the org of the token and the role there now.
+/// `GET /v1/auth/me`: the user (with `email_verified`), the org of the
+/// token and the role there now.
 pub fn me(ctx: &RequestCtx) -> HandlerResult {
     let credentials = Credentials::from_request(ctx)?;
-    let (caller, rows) = ctx.db()?.tenant_read::<Me>(
-        &credentials,
-        Permission::Read,
-        ME,
-        &[Param::from(credentials.user())],
-    )?;
+    let (caller, rows) =
+        ctx.db()?
+            .member_read::<Me>(&credentials, ME, &[Param::from(credentials.user())])?;
     let me = rows.into_iter().next().ok_or(Error::NotFound)?;
     Ok(json(
         200,

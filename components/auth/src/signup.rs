@@ -5,13 +5,20 @@
 //! time: the password is hashed either way) and creates nothing, so signup
 //! does not tell who has an account. Limited per client address
 //! ([`crate::rate_limit`]).
+//!
+//! A new account's transaction also queues the verification message (a
+//! 48-hour link, [`crate::mailbox`]); the taken-email path queues nothing.
+//! Neither tries to deliver it during the request: how long that took
+//! would tell the two apart (the mailer sends it: `docs/identity.md`).
 
 use plinth_platform::domain::{Email, Name, OrgId, SessionId, Slug, UserId};
+use plinth_platform::mail;
 use plinth_platform::orgs::{self, NewOrg, OrgRow};
 use plinth_platform::password::{self, Password};
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, Tx, json};
 use serde::{Deserialize, Serialize};
 
+use crate::mailbox::{self, Purpose};
 use crate::rate_limit::{self, Route};
 use crate::tokens::{self, Grant, Issuer, Tokens};
 
@@ -117,6 +124,8 @@ fn create(ctx: &RequestCtx) -> HandlerResult {
             role: "owner".into(),
         };
         let tokens = tokens::open_session(ctx, tx, &issuer, &grant)?;
+        let verify = mailbox::issue(ctx, tx, user.id, &user.email, Purpose::VerifyEmail)?;
+        mail::enqueue(tx, &mailbox::verification(ctx, &user.email, &verify))?;
         Ok(Some(Account {
             user,
             org,

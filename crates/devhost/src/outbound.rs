@@ -8,6 +8,12 @@
 //! `ConnectionRefused`). `https://` is refused with a TLS error: the local
 //! services are all plain HTTP, and leaving TLS out keeps the build small.
 //! A host of `self` is sent back into the app's own listener.
+//!
+//! Also `wasi:sockets` as Spin's outbound networking sets it up
+//! ([`socket_rules`]): a TCP connection may go to an address listed as
+//! `tcp://ip:port`, UDP to `udp://ip:port`; binding a TCP socket is never
+//! allowed, and there is no `ip-name-lookup` (a guest connects to IP
+//! addresses only).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,9 +22,43 @@ use std::time::Duration;
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::allowed_hosts::{AllowedHosts, Target};
+
+/// Limits a store's sockets to the component's `allowed_outbound_hosts`.
+pub fn socket_rules(wasi: &mut WasiCtxBuilder, allowed: Arc<AllowedHosts>) {
+    wasi.allow_tcp(true)
+        .allow_udp(true)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(move |addr, addr_use| {
+            let allowed = allowed.clone();
+            Box::pin(async move { socket_allowed(&allowed, addr, addr_use) })
+        });
+}
+
+/// Whether a guest may use `addr` for `addr_use` (Spin's
+/// factor-outbound-networking: the address is checked as `tcp://addr` or
+/// `udp://addr`; a TCP socket may not listen). wasmtime also asks about the
+/// implicit bind of every connect (the unspecified address, port 0): that
+/// one is allowed, any other bind is not.
+fn socket_allowed(allowed: &AllowedHosts, addr: SocketAddr, addr_use: SocketAddrUse) -> bool {
+    let scheme = match addr_use {
+        SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
+            return addr.ip().is_unspecified() && addr.port() == 0;
+        }
+        SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => return false,
+        SocketAddrUse::TcpConnect => "tcp",
+        SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => "udp",
+    };
+    let allowed_here = allowed.check_address(&format!("{scheme}://{addr}"), scheme);
+    if let Err(why) = &allowed_here {
+        tracing::warn!("socket {why}");
+    }
+    allowed_here.is_ok()
+}
 
 /// Per-store hooks: the component's allow list and where "self" is.
 pub struct OutboundHooks {
@@ -135,4 +175,58 @@ async fn send_http(
         response,
         Box::new(async { Ok(()) }) as Box<dyn Future<Output = _> + Send>,
     ))
+}
+
+#[cfg(test)]
+mod socket_tests {
+    use super::*;
+
+    #[test]
+    fn sockets_follow_the_allow_list() {
+        let allowed =
+            AllowedHosts::parse(&["tcp://127.0.0.1:2525", "postgres://127.0.0.1:5432"]).unwrap();
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(socket_allowed(
+            &allowed,
+            at("127.0.0.1:2525"),
+            SocketAddrUse::TcpConnect
+        ));
+        assert!(!socket_allowed(
+            &allowed,
+            at("127.0.0.1:2526"),
+            SocketAddrUse::TcpConnect
+        ));
+        assert!(!socket_allowed(
+            &allowed,
+            at("10.0.0.1:2525"),
+            SocketAddrUse::TcpConnect
+        ));
+        // A postgres:// entry is not a tcp:// one, and nothing may listen.
+        assert!(!socket_allowed(
+            &allowed,
+            at("127.0.0.1:5432"),
+            SocketAddrUse::TcpConnect
+        ));
+        assert!(!socket_allowed(
+            &allowed,
+            at("127.0.0.1:2525"),
+            SocketAddrUse::TcpBind
+        ));
+        assert!(!socket_allowed(
+            &allowed,
+            at("0.0.0.0:2525"),
+            SocketAddrUse::TcpListen
+        ));
+        assert!(!socket_allowed(
+            &allowed,
+            at("127.0.0.1:2525"),
+            SocketAddrUse::UdpSend
+        ));
+        // The implicit bind of a connect.
+        assert!(socket_allowed(
+            &allowed,
+            at("0.0.0.0:0"),
+            SocketAddrUse::TcpBind
+        ));
+    }
 }

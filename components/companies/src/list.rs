@@ -1,0 +1,278 @@
+//! `GET /v1/companies`: keyset pages in one of four orders, filtered by
+//! status, or (`q=`) one page of fuzzy name matches, best first.
+
+use plinth_platform::auth::Permission;
+use plinth_platform::page::MAX_LIMIT;
+use plinth_platform::{Error, HandlerResult, Keyed, Page, PageRequest, Param, RequestCtx, json};
+use serde::{Deserialize, Serialize};
+
+use crate::company::{Company, columns};
+use crate::input;
+
+/// Longest search text, in characters.
+const MAX_Q_CHARS: usize = 200;
+
+/// The list's order: `sort=name|-name|created_at|-created_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    Name,
+    NameDesc,
+    CreatedAt,
+    CreatedAtDesc,
+}
+
+impl Sort {
+    /// Absent: by name, A first. Anything else is a 422 naming `sort`.
+    fn parse(value: Option<&str>) -> Result<Self, Error> {
+        match value {
+            None | Some("name") => Ok(Self::Name),
+            Some("-name") => Ok(Self::NameDesc),
+            Some("created_at") => Ok(Self::CreatedAt),
+            Some("-created_at") => Ok(Self::CreatedAtDesc),
+            Some(_) => Err(Error::field(
+                "sort",
+                "must be one of name, -name, created_at, -created_at",
+            )),
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Name => LIST_NAME,
+            Self::NameDesc => LIST_NAME_DESC,
+            Self::CreatedAt => LIST_CREATED,
+            Self::CreatedAtDesc => LIST_CREATED_DESC,
+        }
+    }
+}
+
+/// A page query: `$2` the status filter (NULL for every status), `$3`/`$4`
+/// the cursor, `$5` the limit; `$after` is the cursor's sort key as the
+/// column's type. Descending orders compare the other way.
+macro_rules! list_sql {
+    ($key:literal, $after:expr, $cmp:literal, $dir:literal) => {
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM companies WHERE org_id = $1 AND ($2::text IS NULL OR status = $2::text) \
+             AND ($3::text IS NULL OR (",
+            $key,
+            ", id) ",
+            $cmp,
+            " (",
+            $after,
+            ", $4::text::uuid)) ORDER BY ",
+            $key,
+            " ",
+            $dir,
+            ", id ",
+            $dir,
+            " LIMIT $5"
+        )
+    };
+}
+
+/// The name a page starts after. A cursor holds the name itself, or, for a
+/// name too long for a cursor ([`ByName::sort_key`]), a space and a prefix
+/// of it: then the name is read from the cursor's row, and only if that row
+/// is gone the prefix stands in (rows may then repeat, never vanish). Names
+/// are stored trimmed, so none starts with a space.
+macro_rules! name_after {
+    () => {
+        "CASE WHEN left($3::text, 1) = ' ' THEN coalesce(\
+         (SELECT c.name FROM companies c WHERE c.org_id = $1 AND c.id = $4::text::uuid), \
+         substr($3::text, 2)) ELSE $3::text END"
+    };
+}
+
+const LIST_NAME: &str = list_sql!("name", name_after!(), ">", "ASC");
+const LIST_NAME_DESC: &str = list_sql!("name", name_after!(), "<", "DESC");
+const LIST_CREATED: &str = list_sql!("created_at", "$3::text::timestamptz", ">", "ASC");
+const LIST_CREATED_DESC: &str = list_sql!("created_at", "$3::text::timestamptz", "<", "DESC");
+
+/// The most bytes a name takes in a cursor, JSON-escaped: the platform's
+/// cursors (`page::MAX_CURSOR_LEN`) leave a sort key about 330, and a name
+/// of 200 characters can take up to 1200.
+const MAX_KEY_BYTES: usize = 300;
+
+/// The length of `text` inside a JSON string.
+fn escaped_len(text: &str) -> usize {
+    serde_json::to_string(text).map_or(usize::MAX, |json| json.len() - 2)
+}
+
+/// A company paged by name.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct ByName(Company);
+
+impl Keyed for ByName {
+    /// The name, or a space and the longest prefix that fits (see
+    /// [`name_after!`]).
+    fn sort_key(&self) -> String {
+        let name = &self.0.name;
+        if escaped_len(name) <= MAX_KEY_BYTES {
+            return name.clone();
+        }
+        let mut key = String::from(" ");
+        let mut used = 1;
+        for c in name.chars() {
+            used += escaped_len(c.encode_utf8(&mut [0; 4]));
+            if used > MAX_KEY_BYTES {
+                break;
+            }
+            key.push(c);
+        }
+        key
+    }
+    fn id(&self) -> String {
+        self.0.id.clone()
+    }
+}
+
+/// A company paged by creation time (its JSON text, as the cursor keeps it).
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct ByCreated(Company);
+
+impl Keyed for ByCreated {
+    fn sort_key(&self) -> String {
+        self.0.created_at.clone()
+    }
+    fn id(&self) -> String {
+        self.0.id.clone()
+    }
+}
+
+/// `GET /v1/companies?status=&sort=&limit=&cursor=`, or with `q=` the best
+/// matches of the name first (one page: no `cursor`).
+pub fn list(ctx: &RequestCtx) -> HandlerResult {
+    let page = PageRequest::from_query(ctx)?;
+    let status = ctx
+        .query_param("status")?
+        .map(|s| input::status("status", &s))
+        .transpose()?;
+    let sort = ctx.query_param("sort")?;
+    let params = [Param::from(status)];
+    let body = match ctx.query_param("q")? {
+        Some(q) => {
+            if sort.is_some() {
+                return Err(Error::field("sort", "search results are ordered by match"));
+            }
+            if page.after().is_some() {
+                return Err(Error::field("cursor", "search results are one page"));
+            }
+            serde_json::to_value(search(ctx, status, &q, page.limit())?)
+        }
+        None => match Sort::parse(sort.as_deref())? {
+            sort @ (Sort::Name | Sort::NameDesc) => serde_json::to_value(
+                ctx.tenant_page::<ByName>(Permission::CompaniesRead, sort.sql(), &params, &page)?
+                    .1,
+            ),
+            sort => serde_json::to_value(
+                ctx.tenant_page::<ByCreated>(
+                    Permission::CompaniesRead,
+                    sort.sql(),
+                    &params,
+                    &page,
+                )?
+                .1,
+            ),
+        },
+    };
+    let body = body.map_err(|err| Error::internal_from("serialize the page", &err))?;
+    Ok(json(200, &body)?.with_header("cache-control", "private, no-cache"))
+}
+
+// `%` is pg_trgm's similarity operator (threshold `pg_trgm.similarity_threshold`,
+// 0.3 by default), served by the trigram index on lower(name).
+const SEARCH: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM companies WHERE org_id = $1 AND ($2::text IS NULL OR status = $2::text) \
+     AND lower(name) % lower($3::text) \
+     ORDER BY similarity(lower(name), lower($3::text)) DESC, name, id LIMIT $4"
+);
+
+/// The `limit` best matches of `q` among the org's company names.
+fn search(
+    ctx: &RequestCtx,
+    status: Option<&'static str>,
+    q: &str,
+    limit: u16,
+) -> Result<Page<Company>, Error> {
+    let q = q.trim();
+    if q.is_empty() || q.chars().count() > MAX_Q_CHARS {
+        return Err(Error::field(
+            "q",
+            format!("must be 1-{MAX_Q_CHARS} characters"),
+        ));
+    }
+    debug_assert!(limit <= MAX_LIMIT);
+    let (_, items) = ctx.tenant_read::<Company>(
+        Permission::CompaniesRead,
+        SEARCH,
+        &[
+            Param::from(status),
+            Param::from(q),
+            Param::Int64(i64::from(limit)),
+        ],
+    )?;
+    Ok(Page {
+        items,
+        next_cursor: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts() {
+        assert_eq!(Sort::parse(None).unwrap(), Sort::Name);
+        assert_eq!(
+            Sort::parse(Some("-created_at")).unwrap(),
+            Sort::CreatedAtDesc
+        );
+        assert_eq!(Sort::parse(Some("name desc")).unwrap_err().status(), 422);
+        assert!(LIST_CREATED_DESC.contains(
+            "(created_at, id) < ($3::text::timestamptz, $4::text::uuid)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        ));
+        assert!(LIST_NAME.ends_with("ORDER BY name ASC, id ASC LIMIT $5"));
+    }
+
+    fn by_name(name: &str) -> ByName {
+        ByName(Company {
+            id: "6ba7b810-9dad-11d1-80b4-00c04fd430c8".into(),
+            name: name.into(),
+            legal_name: None,
+            tax_id: None,
+            country: None,
+            currency: "EUR".into(),
+            address: None,
+            status: "active".into(),
+            metadata: serde_json::Map::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        })
+    }
+
+    #[test]
+    fn every_name_fits_in_a_cursor() {
+        assert_eq!(by_name("ACME GmbH").sort_key(), "ACME GmbH");
+        for long in [
+            "Ж".repeat(200),
+            "\"".repeat(200),
+            "\u{1}".repeat(200),
+            "漢".repeat(200),
+        ] {
+            let row = by_name(&long);
+            let key = row.sort_key();
+            assert!(key.starts_with(' '), "marked as a prefix");
+            assert!(long.starts_with(&key[1..]));
+            assert!(escaped_len(&key) <= MAX_KEY_BYTES);
+            plinth_platform::page::Cursor::after(&key, &row.id()).expect("fits");
+        }
+    }
+}

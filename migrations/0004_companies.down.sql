@@ -1,0 +1,3 @@
+-- Reverses 0004_companies.up.sql.
+
+DROP TABLE companies;

@@ -1,0 +1,2 @@
+-- Reverses 0005_files.
+DROP TABLE files;

@@ -603,7 +603,35 @@ fn another_orgs_file_is_not_found_on_every_route() {
 fn list_pages_and_filters_by_attachment() {
     let app = app();
     let t = app.new_tenant();
-    let company = "6ba7b810-9dad-41d1-80b4-00c04fd430c8";
+    let other = app.new_tenant();
+    let made = app.send_as(
+        "POST",
+        "/v1/companies",
+        &t.access,
+        &[],
+        Some(&serde_json::json!({ "name": unique("attach") })),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let company = made.json()["id"].as_str().unwrap().to_owned();
+    let company = company.as_str();
+    // Only an entity of the caller's own org can be attached: another org's
+    // company is "no such company", and nothing is stored.
+    for (access, id) in [
+        (&other.access, company),
+        (&t.access, "6ba7b810-9dad-41d1-80b4-00c04fd430c8"),
+    ] {
+        let path = format!("/v1/files?name=x.txt&entity_type=company&entity_id={id}");
+        let refused = app.send_bytes_as(
+            "POST",
+            &path,
+            access,
+            &[("content-type", "text/plain")],
+            b"x",
+        );
+        assert_eq!(refused.status, 422, "{}", refused.text());
+        assert_eq!(problem_field(&refused), "entity_id");
+    }
+    assert_eq!(rows_of(&other.org_id), 0);
     for i in 0..3 {
         let path = format!("/v1/files?name=c{i}.txt&entity_type=company&entity_id={company}");
         let resp = app.send_bytes_as(

@@ -3,7 +3,7 @@
 //! file id of a path.
 
 use plinth_platform::domain::FileId;
-use plinth_platform::{Error, Keyed, Param, RequestCtx};
+use plinth_platform::{Error, Keyed, Param, RequestCtx, TenantTx};
 use serde::{Deserialize, Serialize};
 
 /// The columns of a [`File`], for every statement that returns one.
@@ -85,7 +85,36 @@ impl Attachment {
     pub fn params(&self) -> [Param; 2] {
         [Param::from(self.kind), Param::from(self.id.clone())]
     }
+
+    /// 422 naming `entity_id` unless the entity is one the caller can see
+    /// in this org (row-level security applies: another org's, or a company
+    /// outside a limited member's, is "no such" as a missing one is).
+    pub fn check(&self, tx: &TenantTx<'_>) -> Result<(), Error> {
+        let (Some(kind), Some(id)) = (self.kind, &self.id) else {
+            return Ok(());
+        };
+        let sql = match kind {
+            "company" => ENTITY_COMPANY,
+            _ => ENTITY_PARTNER,
+        };
+        let found: Found = tx.fetch_one(sql, &[Param::Text(id.clone())])?;
+        if found.found {
+            Ok(())
+        } else {
+            Err(Error::field("entity_id", format!("no such {kind}")))
+        }
+    }
 }
+
+#[derive(Deserialize)]
+struct Found {
+    found: bool,
+}
+
+const ENTITY_COMPANY: &str = "SELECT EXISTS (SELECT 1 FROM companies \
+     WHERE org_id = $1 AND id = $2::text::uuid) AS found";
+const ENTITY_PARTNER: &str = "SELECT EXISTS (SELECT 1 FROM partners \
+     WHERE org_id = $1 AND id = $2::text::uuid) AS found";
 
 #[cfg(test)]
 mod tests {

@@ -93,6 +93,7 @@ async fn run(ctx: &RequestCtx) -> HandlerResult {
         usage
             .rules()
             .admit(&usage, &incoming.content_type, incoming.size)?;
+        attach.check(tx)?;
         let [entity_type, entity_id] = attach.params();
         tx.fetch_one::<File>(
             INSERT,

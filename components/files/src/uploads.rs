@@ -64,6 +64,7 @@ pub fn create(ctx: &RequestCtx) -> HandlerResult {
     let key = ctx.tenant_as(Permission::FilesWrite, |tx, caller| {
         let usage = rules::locked_usage(tx)?;
         usage.rules().admit(&usage, &content_type, body.size)?;
+        attach.check(tx)?;
         let [entity_type, entity_id] = attach.params();
         tx.fetch_one::<Inserted>(
             INSERT_PENDING,

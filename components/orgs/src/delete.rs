@@ -2,20 +2,12 @@
 //! nothing but the owner's own membership and sessions is left in it.
 //!
 //! What blocks a deletion is listed in the 409's `blocking`
-//! (`[{"table": "memberships", "count": 2}]`). The problem document has no
-//! such field, so [`blocked`] renders this one 409 from the platform's own
-//! problem (`Error::problem`) plus that field.
+//! (`[{"table": "memberships", "count": 2}]`, `Error::blocked`).
 
 use plinth_platform::auth::{Caller, Permission};
-use plinth_platform::{Context, Error, HandlerResult, Param, RequestCtx, Response, TenantTx};
-use serde::{Deserialize, Serialize};
-
-/// What keeps an org from being deleted: `count` rows of `table`.
-#[derive(Serialize)]
-struct Blocking {
-    table: &'static str,
-    count: i64,
-}
+use plinth_platform::error::Blocking;
+use plinth_platform::{Error, HandlerResult, Param, RequestCtx, Response, TenantTx};
+use serde::Deserialize;
 
 enum Outcome {
     Deleted,
@@ -70,7 +62,10 @@ fn blockers(tx: &TenantTx<'_>, caller: &Caller) -> Result<Vec<Blocking>, Error> 
     ]
     .into_iter()
     .filter(|(_, count)| *count > 0)
-    .map(|(table, count)| Blocking { table, count })
+    .map(|(table, count)| Blocking {
+        table: table.to_owned(),
+        count,
+    })
     .collect())
 }
 
@@ -95,17 +90,10 @@ fn delete_org(tx: &TenantTx<'_>, caller: &Caller) -> Result<(), Error> {
     }
 }
 
-/// The 409 of a blocked deletion: the platform's conflict problem with
-/// `blocking` added.
+/// The 409 of a blocked deletion, listing what blocks it.
 fn blocked(blocking: &[Blocking]) -> HandlerResult {
-    let mut members = serde_json::Map::new();
-    members.insert(
-        "blocking".into(),
-        serde_json::to_value(blocking).context("serialize what blocks")?,
-    );
-    Err(Error::conflict(
-        None,
+    Err(Error::blocked(
         "the org still has other members or business data; remove them before deleting it",
-    )
-    .with_members(members))
+        blocking,
+    ))
 }

@@ -201,6 +201,13 @@ impl RateLimitPolicy {
     }
 }
 
+/// Rows of `table` that keep something from being deleted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Blocking {
+    pub table: String,
+    pub count: i64,
+}
+
 /// Which kind of database constraint refused a write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConstraintKind {
@@ -250,6 +257,19 @@ impl Error {
             error: Box::new(self),
             members,
         }
+    }
+
+    /// The 409 of a deletion that rows still block: `blocking` lists them
+    /// (`[{"table": "partners", "count": 2}]`, tables without rows left out).
+    pub fn blocked(detail: impl Into<String>, blocking: &[Blocking]) -> Self {
+        let list: Vec<serde_json::Value> = blocking
+            .iter()
+            .filter(|b| b.count > 0)
+            .map(|b| serde_json::json!({ "table": b.table, "count": b.count }))
+            .collect();
+        let mut members = serde_json::Map::new();
+        members.insert("blocking".into(), serde_json::Value::Array(list));
+        Self::conflict(None, detail).with_members(members)
     }
 
     /// The error itself, under any extension members.

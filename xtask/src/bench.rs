@@ -2,6 +2,10 @@
 //! [--app devhost|spin] [--install]`: wrk against the bench app
 //! (tests/apps/bench/spin.toml) after migrating the main app's database.
 //!
+//! The `partners-*` scenarios run as a member of a bench org holding
+//! 100,000 partners, next to two other orgs of 50,000 each, seeded by one
+//! SQL statement ([`PARTNERS_SEED`], idempotent) as the superuser.
+//!
 //! Per scenario: req/s and latency percentiles (p95 comes from a wrk Lua
 //! `done()` hook written to target/bench/report.lua), a table on stdout, and
 //! target/bench/<scenario>.json. Socket errors or non-2xx answers fail the run.
@@ -32,6 +36,10 @@ enum Auth {
     /// so requests in flight together share it (the rotation, then the
     /// grace answer), as a client's parallel refreshes do.
     Refresh,
+    /// A GET with the access token of a member of the bench partners org.
+    Partners,
+    /// `POST /v1/partners` as that member: one new partner per request.
+    PartnersCreate,
 }
 
 /// (name, path, what it sends)
@@ -45,13 +53,92 @@ const SCENARIOS: &[(&str, &str, Auth)] = &[
     ("orgs-current", "/v1/orgs/current", Auth::Tenant),
     ("login", "/v1/auth/login", Auth::Login),
     ("refresh", "/v1/auth/refresh", Auth::Refresh),
+    ("partners-list", "/v1/partners?limit=50", Auth::Partners),
+    (
+        "partners-search",
+        "/v1/partners?q=acme%20logistcs%20gmbh&limit=50",
+        Auth::Partners,
+    ),
+    // Last: its rows are cleared by the next run's seed, not by this one.
+    ("partners-create", "/v1/partners", Auth::PartnersCreate),
 ];
+
+/// The bench partners org, the company of its 100,000 seeded partners, and
+/// the company `partners-create` adds to (emptied by every seed).
+const PARTNERS_ORG: &str = "b0000000-0000-4000-8000-000000000001";
+const PARTNERS_CREATE_COMPANY: &str = "c0000000-0000-4000-8000-000000000002";
+
+/// The seed, one statement, as the superuser (row-level security does not
+/// apply): three orgs (the bench org and two others), a company each (two in
+/// the bench org), the bench member (`{user}`), and the partners of a
+/// company that has none yet: 100,000 in the bench org, 50,000 in each
+/// other. Names are 96,000 combinations of four word lists ("Acme Logistics
+/// Berlin GmbH"); a third are customers, a third suppliers, a third both;
+/// one in ten is tagged `vip`, one in ten `eu` and `vip`. Running it again
+/// only empties the company `partners-create` fills.
+const PARTNERS_SEED: &str = r#"
+WITH orgs AS (
+  INSERT INTO org (id, name, slug) VALUES
+    ('b0000000-0000-4000-8000-000000000001', 'Bench partners', 'bench-partners'),
+    ('b0000000-0000-4000-8000-000000000002', 'Bench partners other 1', 'bench-partners-other-1'),
+    ('b0000000-0000-4000-8000-000000000003', 'Bench partners other 2', 'bench-partners-other-2')
+  ON CONFLICT DO NOTHING
+), companies AS (
+  INSERT INTO companies (id, org_id, name, currency) VALUES
+    ('c0000000-0000-4000-8000-000000000001', 'b0000000-0000-4000-8000-000000000001', 'Seeded', 'EUR'),
+    ('c0000000-0000-4000-8000-000000000002', 'b0000000-0000-4000-8000-000000000001', 'Created', 'EUR'),
+    ('c0000000-0000-4000-8000-000000000003', 'b0000000-0000-4000-8000-000000000002', 'Other 1', 'EUR'),
+    ('c0000000-0000-4000-8000-000000000004', 'b0000000-0000-4000-8000-000000000003', 'Other 2', 'EUR')
+  ON CONFLICT DO NOTHING
+), member AS (
+  INSERT INTO memberships (org_id, user_id, role)
+  VALUES ('b0000000-0000-4000-8000-000000000001', '{user}', 'member')
+  ON CONFLICT DO NOTHING
+), cleared AS (
+  DELETE FROM partners WHERE org_id = 'b0000000-0000-4000-8000-000000000001'
+    AND company_id = 'c0000000-0000-4000-8000-000000000002'
+  RETURNING 1
+), seeded AS (
+  INSERT INTO partners (org_id, company_id, name, kind, tags, created_at)
+  SELECT o.org_id, o.company_id,
+    (ARRAY['Acme','Globex','Initech','Umbrella','Stark','Wayne','Wonka','Soylent','Tyrell',
+      'Cyberdyne','Hooli','Vandelay','Massive','Dynamic','Nordic','Alpine','Baltic','Atlas',
+      'Apex','Summit','Vertex','Pioneer','Orion','Zenith','Polar','Falcon','Harbor',
+      'Meridian','Keystone','Crescent','Sterling','Evergreen','Silverline','Bluewater',
+      'Redwood','Ironclad','Brightway','Northstar','Sunrise','Granite'])[1 + g % 40]
+    || ' ' || (ARRAY['Trading','Logistics','Foods','Systems','Holdings','Industries',
+      'Textiles','Motors','Pharma','Energy','Capital','Media','Analytics','Robotics',
+      'Chemicals','Metals','Plastics','Furniture','Electronics','Software','Consulting',
+      'Construction','Farms','Beverages','Shipping','Packaging','Optics','Aerospace',
+      'Tools','Paper'])[1 + (g / 40) % 30]
+    || ' ' || (ARRAY['Berlin','Hamburg','Munich','Vienna','Zurich','Paris','Lyon','Milan',
+      'Madrid','Oslo'])[1 + (g / 1200) % 10]
+    || ' ' || (ARRAY['GmbH','AG','Ltd','Inc','SARL','BV','KG','Oy'])[1 + (g / 12000) % 8],
+    (ARRAY['customer','supplier','both'])[1 + g % 3],
+    CASE g % 10 WHEN 0 THEN '{vip}'::text[] WHEN 1 THEN '{eu,vip}'::text[] ELSE '{}' END,
+    now() - make_interval(secs => g)
+  FROM (VALUES
+    ('b0000000-0000-4000-8000-000000000001'::uuid, 'c0000000-0000-4000-8000-000000000001'::uuid, 100000),
+    ('b0000000-0000-4000-8000-000000000002'::uuid, 'c0000000-0000-4000-8000-000000000003'::uuid, 50000),
+    ('b0000000-0000-4000-8000-000000000003'::uuid, 'c0000000-0000-4000-8000-000000000004'::uuid, 50000)
+  ) AS o (org_id, company_id, n)
+  CROSS JOIN LATERAL generate_series(1, o.n) AS g
+  WHERE NOT EXISTS (SELECT 1 FROM partners p WHERE p.company_id = o.company_id)
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM seeded) AS seeded, (SELECT count(*) FROM cleared) AS cleared
+"#;
 
 /// The Lua that makes a scenario's requests, before the report hook.
 fn request_lua(auth: Auth, tenant: Option<&Tenant>, addr: std::net::SocketAddr) -> Result<String> {
     let tenant = || tenant.context("no tenant signed up for this scenario");
     Ok(match auth {
-        Auth::None | Auth::BenchJwt | Auth::Tenant => String::new(),
+        Auth::None | Auth::BenchJwt | Auth::Tenant | Auth::Partners => String::new(),
+        Auth::PartnersCreate => format!(
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n\
+             wrk.body = '{{\"company_id\":\"{PARTNERS_CREATE_COMPANY}\",\
+             \"name\":\"Bench Created Partner\",\"kind\":\"customer\",\"tags\":[\"bench\"]}}'\n"
+        ),
         Auth::Login => {
             let t = tenant()?;
             format!(
@@ -189,6 +276,14 @@ struct Outcome {
     non_2xx: u64,
 }
 
+impl Outcome {
+    /// Errors, non-2xx answers, or no answer at all (every request slower
+    /// than wrk's timeout).
+    fn failed(&self) -> bool {
+        self.errors > 0 || self.non_2xx > 0 || self.requests_per_sec == 0.0
+    }
+}
+
 fn run(opts: &Options) -> Result<()> {
     let env = services::load_env()?;
     {
@@ -227,6 +322,16 @@ fn run(opts: &Options) -> Result<()> {
     } else {
         None
     };
+    let partners_access = if opts
+        .scenarios
+        .iter()
+        .any(|s| matches!(s.2, Auth::Partners | Auth::PartnersCreate))
+    {
+        let t = tenant.as_ref().context("no tenant signed up")?;
+        Some(partners_member(addr, &env, t)?)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     for &&(name, path, kind) in &opts.scenarios {
         if sys::interrupted() {
@@ -237,9 +342,15 @@ fn run(opts: &Options) -> Result<()> {
             Auth::Tenant => tenant
                 .as_ref()
                 .map(|t| format!("Authorization: Bearer {}", t.access)),
+            Auth::Partners | Auth::PartnersCreate => partners_access
+                .as_ref()
+                .map(|access| format!("Authorization: Bearer {access}")),
             Auth::None | Auth::Login | Auth::Refresh => None,
         };
-        if matches!(kind, Auth::None | Auth::BenchJwt | Auth::Tenant) {
+        if matches!(
+            kind,
+            Auth::None | Auth::BenchJwt | Auth::Tenant | Auth::Partners
+        ) {
             probe(addr, path, auth.as_deref());
         }
         let _phase = Phase::new(format!(
@@ -287,7 +398,7 @@ fn run(opts: &Options) -> Result<()> {
         let outcome =
             parse_wrk(&stdout).with_context(|| format!("cannot read wrk's output for {name}"))?;
         write_json(&out_dir, name, path, &outcome, opts)?;
-        if outcome.errors > 0 || outcome.non_2xx > 0 {
+        if outcome.failed() {
             eprintln!(
                 "!!!! {name}: {} socket errors, {} non-2xx responses — these numbers are not valid !!!!",
                 outcome.errors, outcome.non_2xx
@@ -299,7 +410,7 @@ fn run(opts: &Options) -> Result<()> {
     println!("results in {}", out_dir.display());
     let flagged: Vec<_> = rows
         .iter()
-        .filter(|(_, o)| o.errors > 0 || o.non_2xx > 0)
+        .filter(|(_, o)| o.failed())
         .map(|(n, _)| *n)
         .collect();
     if !flagged.is_empty() {
@@ -316,6 +427,7 @@ struct Tenant {
     email: String,
     password: String,
     access: String,
+    user_id: String,
 }
 
 /// Signs up a fresh tenant on the bench app.
@@ -328,50 +440,102 @@ fn sign_up(addr: std::net::SocketAddr) -> Result<Tenant> {
         "password": password,
         "name": "Bench",
         "org_name": name,
-    })
-    .to_string();
-    let resp = http::request(
-        addr,
-        "POST",
-        "/v1/auth/signup",
-        &[("content-type", "application/json")],
-        body.as_bytes(),
-        Duration::from_secs(30),
-    )?;
-    if resp.status != 201 {
-        bail!("bench sign-up answered {}: {}", resp.status, resp.body);
-    }
-    let json: serde_json::Value = serde_json::from_str(&resp.body)?;
+    });
+    let json = post_json(addr, "/v1/auth/signup", None, &body, 201)?;
     let access = json["access_token"]
         .as_str()
         .map(str::to_owned)
         .context("sign-up answer without access_token")?;
+    let user_id = json["user"]["id"]
+        .as_str()
+        .filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+        .map(str::to_owned)
+        .context("sign-up answer without a user id")?;
     Ok(Tenant {
         email,
         password,
         access,
+        user_id,
     })
+}
+
+/// Seeds the partners orgs ([`PARTNERS_SEED`]) with `tenant` as a member of
+/// the bench org, and returns an access token for that org (switch-org).
+fn partners_member(
+    addr: std::net::SocketAddr,
+    env: &[(String, String)],
+    tenant: &Tenant,
+) -> Result<String> {
+    let _phase = Phase::new("seed the bench partners orgs");
+    let superuser = services::env_value(env, "PLINTH_PG_SUPERUSER_URL")?;
+    let database = services::env_value(env, "SPIN_VARIABLE_PG_DATABASE")?;
+    let url = match superuser.rsplit_once('/') {
+        Some((server, _)) => format!("{server}/{database}"),
+        None => bail!("PLINTH_PG_SUPERUSER_URL without a database: {superuser}"),
+    };
+    let seed = PARTNERS_SEED.replace("{user}", &tenant.user_id);
+    let out = util::output(Command::new("psql").args([
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        &url,
+        "-c",
+        &seed,
+        "-c",
+        "ANALYZE partners",
+    ]))?;
+    println!("partners seed (seeded|cleared): {}", out.trim());
+    let body = serde_json::json!({ "org_id": PARTNERS_ORG });
+    let json = post_json(
+        addr,
+        "/v1/auth/switch-org",
+        Some(&tenant.access),
+        &body,
+        200,
+    )?;
+    json["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("switch-org answer without access_token")
 }
 
 /// A new session of `tenant`; returns its refresh token.
 fn log_in(addr: std::net::SocketAddr, tenant: &Tenant) -> Result<String> {
-    let body = serde_json::json!({"email": tenant.email, "password": tenant.password}).to_string();
-    let resp = http::request(
-        addr,
-        "POST",
-        "/v1/auth/login",
-        &[("content-type", "application/json")],
-        body.as_bytes(),
-        Duration::from_secs(30),
-    )?;
-    if resp.status != 200 {
-        bail!("bench login answered {}: {}", resp.status, resp.body);
-    }
-    let json: serde_json::Value = serde_json::from_str(&resp.body)?;
+    let body = serde_json::json!({"email": tenant.email, "password": tenant.password});
+    let json = post_json(addr, "/v1/auth/login", None, &body, 200)?;
     json["refresh_token"]
         .as_str()
         .map(str::to_owned)
         .context("login answer without refresh_token")
+}
+
+/// `POST path` with a JSON `body` (and a bearer token): the answer's JSON,
+/// when its status is `want`.
+fn post_json(
+    addr: std::net::SocketAddr,
+    path: &str,
+    access: Option<&str>,
+    body: &serde_json::Value,
+    want: u16,
+) -> Result<serde_json::Value> {
+    let auth = access.map(|token| format!("Bearer {token}"));
+    let mut headers = vec![("content-type", "application/json")];
+    headers.extend(auth.as_deref().map(|a| ("authorization", a)));
+    let resp = http::request(
+        addr,
+        "POST",
+        path,
+        &headers,
+        body.to_string().as_bytes(),
+        Duration::from_secs(30),
+    )?;
+    if resp.status != want {
+        bail!("bench POST {path} answered {}: {}", resp.status, resp.body);
+    }
+    Ok(serde_json::from_str(&resp.body)?)
 }
 
 /// One request before the load, so a wrong status is explained up front.
@@ -450,18 +614,18 @@ fn write_json(dir: &Path, name: &str, path: &str, o: &Outcome, opts: &Options) -
 fn print_table(rows: &[(&str, Outcome)]) {
     println!();
     println!(
-        "{:<12} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
+        "{:<16} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8}",
         "scenario", "req/s", "p50 ms", "p75 ms", "p90 ms", "p95 ms", "p99 ms", "errors", "non-2xx"
     );
     for (name, o) in rows {
         let p = |n| o.percentiles_ms.get(&n).copied().unwrap_or(0.0);
-        let flag = if o.errors > 0 || o.non_2xx > 0 {
+        let flag = if o.failed() {
             "  <-- FAILED REQUESTS"
         } else {
             ""
         };
         println!(
-            "{name:<12} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>8}{flag}",
+            "{name:<16} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>8}{flag}",
             o.requests_per_sec,
             p(50),
             p(75),

@@ -1,0 +1,361 @@
+//! `GET /v1/partners` and `GET /v1/companies/{company_id}/partners`: keyset
+//! pages in one of four orders, filtered by kind, status, company and tag,
+//! or (`q=`) one page of fuzzy name matches, best first.
+
+use plinth_platform::auth::Permission;
+use plinth_platform::domain::CompanyId;
+use plinth_platform::page::MAX_LIMIT;
+use plinth_platform::{Error, HandlerResult, Keyed, Page, PageRequest, Param, RequestCtx, json};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::input;
+use crate::partner::{self, Partner, columns};
+
+/// Longest search text, in characters.
+const MAX_Q_CHARS: usize = 200;
+
+/// The list's order: `sort=name|-name|created_at|-created_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    Name,
+    NameDesc,
+    CreatedAt,
+    CreatedAtDesc,
+}
+
+impl Sort {
+    /// Absent: by name, A first. Anything else is a 422 naming `sort`.
+    fn parse(value: Option<&str>) -> Result<Self, Error> {
+        match value {
+            None | Some("name") => Ok(Self::Name),
+            Some("-name") => Ok(Self::NameDesc),
+            Some("created_at") => Ok(Self::CreatedAt),
+            Some("-created_at") => Ok(Self::CreatedAtDesc),
+            Some(_) => Err(Error::field(
+                "sort",
+                "must be one of name, -name, created_at, -created_at",
+            )),
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Name => LIST_NAME,
+            Self::NameDesc => LIST_NAME_DESC,
+            Self::CreatedAt => LIST_CREATED,
+            Self::CreatedAtDesc => LIST_CREATED_DESC,
+        }
+    }
+}
+
+/// The filters, `$2`–`$5`, each NULL when not asked for. `kind=customer`
+/// (or `supplier`) also finds the partners that are `both`.
+macro_rules! filters {
+    () => {
+        "org_id = $1 AND ($2::text IS NULL OR kind = $2::text OR kind = 'both') \
+         AND ($3::text IS NULL OR status = $3::text) \
+         AND ($4::text IS NULL OR company_id = $4::text::uuid) \
+         AND ($5::text IS NULL OR tags @> ARRAY[$5::text])"
+    };
+}
+
+/// A page query: the filters, `$6`/`$7` the cursor, `$8` the limit;
+/// `$after` is the cursor's sort key as the column's type. Descending
+/// orders compare the other way.
+macro_rules! list_sql {
+    ($key:literal, $after:expr, $cmp:literal, $dir:literal) => {
+        concat!(
+            "SELECT ",
+            columns!(),
+            " FROM partners WHERE ",
+            filters!(),
+            " AND ($6::text IS NULL OR (",
+            $key,
+            ", id) ",
+            $cmp,
+            " (",
+            $after,
+            ", $7::text::uuid)) ORDER BY ",
+            $key,
+            " ",
+            $dir,
+            ", id ",
+            $dir,
+            " LIMIT $8"
+        )
+    };
+}
+
+/// The name a page starts after. A cursor holds the name itself, or, for a
+/// name too long for a cursor ([`ByName::sort_key`]), a space and a prefix
+/// of it: then the name is read from the cursor's row, and only if that row
+/// is gone the prefix stands in (rows may then repeat, never vanish). Names
+/// are stored trimmed, so none starts with a space.
+macro_rules! name_after {
+    () => {
+        "CASE WHEN left($6::text, 1) = ' ' THEN coalesce(\
+         (SELECT p.name FROM partners p WHERE p.org_id = $1 AND p.id = $7::text::uuid), \
+         substr($6::text, 2)) ELSE $6::text END"
+    };
+}
+
+const LIST_NAME: &str = list_sql!("name", name_after!(), ">", "ASC");
+const LIST_NAME_DESC: &str = list_sql!("name", name_after!(), "<", "DESC");
+const LIST_CREATED: &str = list_sql!("created_at", "$6::text::timestamptz", ">", "ASC");
+const LIST_CREATED_DESC: &str = list_sql!("created_at", "$6::text::timestamptz", "<", "DESC");
+
+/// The most bytes a name takes in a cursor, JSON-escaped: the platform's
+/// cursors (`page::MAX_CURSOR_LEN`) leave a sort key about 330, and a name
+/// of 200 characters can take up to 1200.
+const MAX_KEY_BYTES: usize = 300;
+
+/// The length of `text` inside a JSON string.
+fn escaped_len(text: &str) -> usize {
+    serde_json::to_string(text).map_or(usize::MAX, |json| json.len() - 2)
+}
+
+/// A partner paged by name.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct ByName(Partner);
+
+impl Keyed for ByName {
+    /// The name, or a space and the longest prefix that fits (see
+    /// [`name_after!`]).
+    fn sort_key(&self) -> String {
+        let name = &self.0.name;
+        if escaped_len(name) <= MAX_KEY_BYTES {
+            return name.clone();
+        }
+        let mut key = String::from(" ");
+        let mut used = 1;
+        for c in name.chars() {
+            used += escaped_len(c.encode_utf8(&mut [0; 4]));
+            if used > MAX_KEY_BYTES {
+                break;
+            }
+            key.push(c);
+        }
+        key
+    }
+    fn id(&self) -> String {
+        self.0.id.clone()
+    }
+}
+
+/// A partner paged by creation time (its JSON text, as the cursor keeps it).
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct ByCreated(Partner);
+
+impl Keyed for ByCreated {
+    fn sort_key(&self) -> String {
+        self.0.created_at.clone()
+    }
+    fn id(&self) -> String {
+        self.0.id.clone()
+    }
+}
+
+/// The filter parameters of a request, as `$2`–`$5`.
+fn filter_params(ctx: &RequestCtx, company: Option<CompanyId>) -> Result<[Param; 4], Error> {
+    let kind = ctx
+        .query_param("kind")?
+        .map(|s| input::kind("kind", &s))
+        .transpose()?;
+    let status = ctx
+        .query_param("status")?
+        .map(|s| input::status("status", &s))
+        .transpose()?;
+    let given = ctx.query_param("company_id")?;
+    let company = match (company, given) {
+        (Some(_), Some(_)) => {
+            return Err(Error::field("company_id", "is given by the path"));
+        }
+        (Some(path), None) => Some(path),
+        (None, given) => given.as_deref().map(CompanyId::parse).transpose()?,
+    };
+    let tag = ctx
+        .query_param("tag")?
+        .map(|t| input::tag("tag", &t))
+        .transpose()?;
+    Ok([
+        Param::from(kind),
+        Param::from(status),
+        Param::from(company.map(|c| c.as_str().to_owned())),
+        Param::from(tag),
+    ])
+}
+
+/// `GET /v1/partners?kind=&status=&company_id=&tag=&sort=&limit=&cursor=`,
+/// or with `q=` the best matches of the name first (one page: no `cursor`).
+pub fn list(ctx: &RequestCtx) -> HandlerResult {
+    let (body, _) = page(ctx, None)?;
+    respond(&body)
+}
+
+/// `GET /v1/companies/{company_id}/partners`: the list of one company; 404
+/// when the org has no such company. An empty page is the one case that
+/// needs a second look, to tell a company without (more) partners from none.
+pub fn list_for_company(ctx: &RequestCtx) -> HandlerResult {
+    let company = partner::path_company(ctx)?;
+    let (body, empty) = page(ctx, Some(company))?;
+    if empty {
+        let (_, found) = ctx.tenant_read::<IgnoredAny>(
+            Permission::PartnersRead,
+            COMPANY,
+            &[Param::Text(company.as_str().to_owned())],
+        )?;
+        if found.is_empty() {
+            return Err(Error::NotFound);
+        }
+    }
+    respond(&body)
+}
+
+const COMPANY: &str = "SELECT id FROM companies WHERE org_id = $1 AND id = $2::text::uuid";
+
+fn respond(body: &Value) -> HandlerResult {
+    Ok(json(200, body)?.with_header("cache-control", "private, no-cache"))
+}
+
+/// The page (one of the four orders, or the matches of `q`) as JSON, and
+/// whether it has no items.
+fn page(ctx: &RequestCtx, company: Option<CompanyId>) -> Result<(Value, bool), Error> {
+    let page = PageRequest::from_query(ctx)?;
+    let params = filter_params(ctx, company)?;
+    let sort = ctx.query_param("sort")?;
+    match ctx.query_param("q")? {
+        Some(q) => {
+            if sort.is_some() {
+                return Err(Error::field("sort", "search results are ordered by match"));
+            }
+            if page.after().is_some() {
+                return Err(Error::field("cursor", "search results are one page"));
+            }
+            to_json(search(ctx, params, &q, page.limit())?)
+        }
+        None => match Sort::parse(sort.as_deref())? {
+            sort @ (Sort::Name | Sort::NameDesc) => {
+                to_json(keyed::<ByName>(ctx, sort, &params, &page)?)
+            }
+            sort => to_json(keyed::<ByCreated>(ctx, sort, &params, &page)?),
+        },
+    }
+}
+
+/// One keyset page in `sort`'s order, with `T` giving its cursor.
+fn keyed<T: DeserializeOwned + Keyed>(
+    ctx: &RequestCtx,
+    sort: Sort,
+    params: &[Param],
+    page: &PageRequest,
+) -> Result<Page<T>, Error> {
+    let (_, found) = ctx.tenant_page::<T>(Permission::PartnersRead, sort.sql(), params, page)?;
+    Ok(found)
+}
+
+/// The page as JSON, and whether it has no items.
+fn to_json<T: Serialize>(page: Page<T>) -> Result<(Value, bool), Error> {
+    let empty = page.items.is_empty();
+    let body = serde_json::to_value(page)
+        .map_err(|err| Error::internal_from("serialize the page", &err))?;
+    Ok((body, empty))
+}
+
+// The `$7` names nearest to `q` by trigram distance (`<->`, 1 - similarity),
+// read in that order from the GiST index on (org_id, lower(name)); of those,
+// the ones similar enough (`%`: `pg_trgm.similarity_threshold`, 0.3 by
+// default), best first. A `%` in the inner WHERE would not use any index under
+// row-level security (it is not leakproof), and would read the whole org.
+const SEARCH: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM (SELECT ",
+    columns!(),
+    " FROM partners WHERE ",
+    filters!(),
+    " ORDER BY lower(name) <-> lower($6::text) LIMIT $7) nearest \
+     WHERE lower(name) % lower($6::text) \
+     ORDER BY similarity(lower(name), lower($6::text)) DESC, name, id"
+);
+
+/// The `limit` best matches of `q` among the names the filters leave.
+fn search(
+    ctx: &RequestCtx,
+    filters: [Param; 4],
+    q: &str,
+    limit: u16,
+) -> Result<Page<Partner>, Error> {
+    let q = q.trim();
+    if q.is_empty() || q.chars().count() > MAX_Q_CHARS {
+        return Err(Error::field(
+            "q",
+            format!("must be 1-{MAX_Q_CHARS} characters"),
+        ));
+    }
+    debug_assert!(limit <= MAX_LIMIT);
+    let mut params = Vec::from(filters);
+    params.push(Param::from(q));
+    params.push(Param::Int64(i64::from(limit)));
+    let (_, items) = ctx.tenant_read::<Partner>(Permission::PartnersRead, SEARCH, &params)?;
+    Ok(Page {
+        items,
+        next_cursor: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts() {
+        assert_eq!(Sort::parse(None).unwrap(), Sort::Name);
+        assert_eq!(
+            Sort::parse(Some("-created_at")).unwrap(),
+            Sort::CreatedAtDesc
+        );
+        assert_eq!(Sort::parse(Some("name desc")).unwrap_err().status(), 422);
+        assert!(LIST_CREATED_DESC.contains(
+            "(created_at, id) < ($6::text::timestamptz, $7::text::uuid)) \
+             ORDER BY created_at DESC, id DESC LIMIT $8"
+        ));
+        assert!(LIST_NAME.ends_with("ORDER BY name ASC, id ASC LIMIT $8"));
+        assert!(SEARCH.contains("ORDER BY lower(name) <-> lower($6::text) LIMIT $7) nearest"));
+    }
+
+    fn by_name(name: &str) -> ByName {
+        ByName(Partner {
+            id: "6ba7b810-9dad-11d1-80b4-00c04fd430c8".into(),
+            company_id: "6ba7b811-9dad-11d1-80b4-00c04fd430c8".into(),
+            name: name.into(),
+            kind: "customer".into(),
+            email: None,
+            phone: None,
+            tax_id: None,
+            address: None,
+            external_ref: None,
+            tags: Vec::new(),
+            notes: None,
+            status: "active".into(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        })
+    }
+
+    #[test]
+    fn every_name_fits_in_a_cursor() {
+        assert_eq!(by_name("ACME GmbH").sort_key(), "ACME GmbH");
+        for long in ["Ж".repeat(200), "\"".repeat(200), "漢".repeat(200)] {
+            let row = by_name(&long);
+            let key = row.sort_key();
+            assert!(key.starts_with(' '), "marked as a prefix");
+            assert!(long.starts_with(&key[1..]));
+            assert!(escaped_len(&key) <= MAX_KEY_BYTES);
+            plinth_platform::page::Cursor::after(&key, &row.id()).expect("fits");
+        }
+    }
+}

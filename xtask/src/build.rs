@@ -4,6 +4,7 @@
 
 use crate::util::{self, Phase};
 use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const WASM_TARGET: &str = "wasm32-wasip2";
@@ -15,24 +16,65 @@ pub fn cli(args: &[String]) -> Result<()> {
     build()
 }
 
-/// Names of the workspace packages built as wasm components.
-pub fn components() -> Result<Vec<String>> {
+/// A workspace package, as `cargo metadata` describes it.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    /// The directory of its Cargo.toml.
+    pub dir: PathBuf,
+    /// The name of its `cdylib` target (the `.wasm` file's stem), if any.
+    pub cdylib: Option<String>,
+    /// Workspace packages it depends on by path (normal and build
+    /// dependencies: what its build compiles).
+    pub path_deps: Vec<PathBuf>,
+}
+
+/// The workspace's packages.
+pub fn packages() -> Result<Vec<Package>> {
     let out = util::output(util::cargo().args(["metadata", "--format-version", "1", "--no-deps"]))?;
     let meta: serde_json::Value = serde_json::from_str(&out).context("parsing cargo metadata")?;
-    let mut names: Vec<String> = meta["packages"]
+    let packages = meta["packages"]
         .as_array()
-        .context("cargo metadata without packages")?
+        .context("cargo metadata without packages")?;
+    Ok(packages
         .iter()
-        .filter(|p| {
-            p["targets"].as_array().into_iter().flatten().any(|t| {
-                t["crate_types"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|c| c == "cdylib")
+        .filter_map(|p| {
+            let manifest = Path::new(p["manifest_path"].as_str()?);
+            let cdylib = p["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|t| {
+                    t["crate_types"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|c| c == "cdylib")
+                })
+                .and_then(|t| t["name"].as_str().map(String::from));
+            let path_deps = p["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|d| d["kind"] != "dev")
+                .filter_map(|d| d["path"].as_str().map(PathBuf::from))
+                .collect();
+            Some(Package {
+                name: p["name"].as_str()?.to_string(),
+                dir: manifest.parent()?.to_path_buf(),
+                cdylib,
+                path_deps,
             })
         })
-        .filter_map(|p| p["name"].as_str().map(String::from))
+        .collect())
+}
+
+/// Names of the workspace packages built as wasm components.
+pub fn components() -> Result<Vec<String>> {
+    let mut names: Vec<String> = packages()?
+        .into_iter()
+        .filter(|p| p.cdylib.is_some())
+        .map(|p| p.name)
         .collect();
     names.sort();
     Ok(names)
@@ -42,7 +84,10 @@ pub fn build() -> Result<()> {
     ensure_wasm_target()?;
     let components = components()?;
     {
-        let _phase = Phase::new(format!("build {} wasm components", components.len()));
+        let _phase = Phase::new(format!(
+            "build {} wasm components (cargo, release; a first build takes minutes)",
+            components.len()
+        ));
         let mut cmd = util::cargo();
         cmd.args(["build", "--release", "--target", WASM_TARGET]);
         for c in &components {
@@ -54,7 +99,7 @@ pub fn build() -> Result<()> {
     // so the `cargo test --release --workspace` that follows rebuilds nothing
     // (building devhost alone resolves wasmtime's dependencies differently and
     // compiles them twice).
-    let _phase = Phase::new("build devhost and the native tests");
+    let _phase = Phase::new("build devhost and the native tests (a first build takes minutes)");
     let mut cmd = util::cargo();
     cmd.args(["build", "--release", "--workspace", "--bins", "--tests"]);
     for c in &components {

@@ -17,6 +17,7 @@ mod test;
 mod tidy;
 mod up;
 mod util;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -27,8 +28,13 @@ usage: cargo xtask <command>
                       PostgreSQL, Redis and S3 (s3s-fs) on 127.0.0.1, data in target/dev/,
                       environment in target/dev/services.env
   build               wasm components (wasm32-wasip2) and devhost, release
-  up [--listen 127.0.0.1:3000] [--install]
-                      build, start services, serve the app, apply migrations; Ctrl-C stops
+  up [--listen 127.0.0.1:3000] [--install] [--watch]
+                      build, start services, serve the app, apply migrations; Ctrl-C stops;
+                      --watch rebuilds a component when its sources change and devhost
+                      serves the new build without a restart
+  watch [-f spin.toml]
+                      rebuild components as their sources change (for `devhost --watch`
+                      run by hand)
   test [--install] [-- <cargo test args>]
                       build, start services, run the workspace tests against them
   bench [scenario...] [--duration 10s] [--connections 32] [--app devhost|spin] [--install]
@@ -57,6 +63,7 @@ fn main() -> ExitCode {
         "lint-migrations" => lint::cli(rest).map(|()| ExitCode::SUCCESS),
         "manifest" => manifest::cli(rest).map(|()| ExitCode::SUCCESS),
         "migrate" => migrate::cli(rest).map(|()| ExitCode::SUCCESS),
+        "watch" => watch::cli(rest).map(|()| ExitCode::SUCCESS),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -1,12 +1,13 @@
-//! `cargo xtask up [--listen 127.0.0.1:3000] [--install]`: build, start the
-//! services, serve spin.toml (with `spin up` when `spin` is on PATH, else
-//! devhost), apply migrations, and on Ctrl-C stop the app and the services
-//! this run started.
+//! `cargo xtask up [--listen 127.0.0.1:3000] [--install] [--watch]`: build,
+//! start the services, serve spin.toml (with `spin up` when `spin` is on
+//! PATH, else devhost), apply migrations, and on Ctrl-C stop the app and the
+//! services this run started. `--watch` serves with `devhost --watch` and
+//! rebuilds each component whose sources change (`crate::watch`).
 //!
 //! [`App`] and [`migrate`] are shared with `bench`.
 
 use crate::util::{self, Phase};
-use crate::{build, http, services, sys};
+use crate::{build, http, services, sys, watch};
 use anyhow::{Context, Result, bail};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,17 @@ impl App {
         addr: SocketAddr,
         env: &[(String, String)],
     ) -> Result<App> {
+        Self::start_with(runtime, manifest, addr, env, &[])
+    }
+
+    /// [`App::start`] with extra arguments for the host.
+    pub fn start_with(
+        runtime: &Runtime,
+        manifest: &Path,
+        addr: SocketAddr,
+        env: &[(String, String)],
+        args: &[&str],
+    ) -> Result<App> {
         if std::net::TcpListener::bind(addr).is_err() {
             bail!("{addr} is already in use (pass another address with --listen)");
         }
@@ -61,7 +73,8 @@ impl App {
         cmd.arg("-f")
             .arg(manifest)
             .arg("--listen")
-            .arg(addr.to_string());
+            .arg(addr.to_string())
+            .args(args);
         cmd.envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(util::root())
             .stdin(Stdio::null());
@@ -165,6 +178,7 @@ pub fn migrate(app: &mut App, admin_token: &str) -> Result<String> {
 pub fn cli(args: &[String]) -> Result<()> {
     let mut listen: SocketAddr = "127.0.0.1:3000".parse()?;
     let mut install = false;
+    let mut watching = false;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -175,25 +189,36 @@ pub fn cli(args: &[String]) -> Result<()> {
                     .with_context(|| format!("bad --listen address {value:?}"))?;
             }
             "--install" => install = true,
+            "--watch" => watching = true,
             other => bail!(
-                "unknown argument {other:?}; usage: cargo xtask up [--listen 127.0.0.1:3000] [--install]"
+                "unknown argument {other:?}; usage: cargo xtask up [--listen 127.0.0.1:3000] [--install] [--watch]"
             ),
         }
     }
     sys::catch_interrupts();
     build::build()?;
     let started = services::start(install)?;
-    let result = serve(listen);
+    let result = serve(listen, watching);
     let stopped = services::stop(started);
     result?;
     stopped
 }
 
-fn serve(listen: SocketAddr) -> Result<()> {
+fn serve(listen: SocketAddr, watching: bool) -> Result<()> {
     let env = services::load_env()?;
     let token = services::env_value(&env, "SPIN_VARIABLE_ADMIN_TOKEN")?;
-    let runtime = Runtime::detect();
-    let mut app = App::start(&runtime, &util::root().join("spin.toml"), listen, &env)?;
+    let manifest = util::root().join("spin.toml");
+    let runtime = match Runtime::detect() {
+        // Swapping a new build in while serving is devhost's.
+        Runtime::Spin(_) if watching => {
+            eprintln!("--watch serves with devhost; with Spin, `spin watch` rebuilds and restarts");
+            Runtime::Devhost
+        }
+        runtime => runtime,
+    };
+    let mut watch = watching.then(|| watch::Watch::new(&manifest)).transpose()?;
+    let host_args: &[&str] = if watching { &["--watch"] } else { &[] };
+    let mut app = App::start_with(&runtime, &manifest, listen, &env, host_args)?;
     let report = migrate(&mut app, &token)?;
     println!("migrations: {}", report.trim());
     println!();
@@ -210,6 +235,11 @@ fn serve(listen: SocketAddr) -> Result<()> {
         "services environment: {}",
         services::Layout::new().env_file().display()
     );
+    if watch.is_some() {
+        println!(
+            "Watching the components' sources: a change is rebuilt and served without a restart."
+        );
+    }
     println!("Press Ctrl-C to stop the app and the services this command started.");
     loop {
         if sys::interrupted() {
@@ -220,7 +250,10 @@ fn serve(listen: SocketAddr) -> Result<()> {
             eprintln!("the app exited ({status})");
             break;
         }
-        std::thread::sleep(Duration::from_millis(200));
+        if let Some(watch) = &mut watch {
+            watch.tick();
+        }
+        std::thread::sleep(watch::INTERVAL);
     }
     app.stop();
     Ok(())

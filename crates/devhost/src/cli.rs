@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 usage: devhost [-f|--from <spin.toml>] [--listen <addr>] [--runtime-config-file <file>]
                [-e|--env KEY=VALUE]... [--pg-zero-row-query error|allow] [--spin 4.0|3.6]
+               [--watch]
 
   -f, --from FILE              app manifest (default ./spin.toml)
       --listen ADDR            address to serve on (default 127.0.0.1:3000)
@@ -17,10 +18,15 @@ usage: devhost [-f|--from <spin.toml>] [--listen <addr>] [--runtime-config-file 
                                shim) where they differ (env PLINTH_DEVHOST_SPIN); 3.6 lets
                                zero-row queries return and gives row-stream errors Postgres's
                                message instead of the driver's Debug text
+      --watch                  serve a component's new .wasm as soon as it is rebuilt, without
+                               a restart; a file that does not load is logged and the previous
+                               build keeps serving
 
 environment: SPIN_VARIABLE_<NAME> overrides app variables; PLINTH_LOG (or RUST_LOG)
-sets the log level (error|warn|info|debug|trace); PLINTH_DEVHOST_CACHE is where
-compiled components are cached (default ~/.cache/plinth-devhost).";
+sets the log level (error|warn|info|debug|trace); PLINTH_LOG_FORMAT=json|pretty
+overrides how JSON log lines are shown (default: pretty when stderr is a terminal);
+PLINTH_DEVHOST_CACHE is where compiled components are cached (default
+~/.cache/plinth-devhost).";
 
 /// Parsed arguments for a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +37,7 @@ pub struct Args {
     pub env: Vec<(String, String)>,
     pub pg_zero_row_query: Option<String>,
     pub spin: Option<String>,
+    pub watch: bool,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -48,6 +55,7 @@ impl Args {
             env: Vec::new(),
             pg_zero_row_query: None,
             spin: None,
+            watch: false,
         };
         let mut it = args.into_iter();
         while let Some(arg) = it.next() {
@@ -64,6 +72,8 @@ impl Args {
             };
             match flag.as_str() {
                 "-h" | "--help" => return Ok(Parsed::Help),
+                "--watch" if inline.is_none() => out.watch = true,
+                "--watch" => return Err("--watch takes no value".into()),
                 "-f" | "--from" | "--file" => out.manifest = PathBuf::from(value(&flag)?),
                 "--listen" => {
                     let v = value(&flag)?;
@@ -118,6 +128,7 @@ mod tests {
         assert_eq!(a.manifest, PathBuf::from("spin.toml"));
         assert_eq!(a.listen.to_string(), "127.0.0.1:3000");
         assert!(a.env.is_empty());
+        assert!(!a.watch, "reloading is opt-in");
     }
 
     #[test]
@@ -135,6 +146,7 @@ mod tests {
             "--pg-zero-row-query",
             "allow",
             "--spin=3.6",
+            "--watch",
         ])
         .unwrap() else {
             panic!()
@@ -148,6 +160,7 @@ mod tests {
         );
         assert_eq!(a.pg_zero_row_query.as_deref(), Some("allow"));
         assert_eq!(a.spin.as_deref(), Some("3.6"));
+        assert!(a.watch);
     }
 
     #[test]
@@ -159,6 +172,7 @@ mod tests {
             &["--spin", "5.0"],
             &["--frobnicate"],
             &["-f"],
+            &["--watch=yes"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

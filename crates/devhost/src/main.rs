@@ -8,10 +8,12 @@ mod allowed_hosts;
 mod bindings;
 mod cli;
 mod link;
+mod logs;
 mod manifest;
 mod outbound;
 mod pg;
 mod redis;
+mod reload;
 mod routing;
 mod runtime_config;
 mod server;
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
+    logs::init();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -112,6 +115,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         spin,
     };
     let app_name = app.name.clone();
+    let watcher = args
+        .watch
+        .then(|| reload::Watcher::new(app.components.iter().map(|c| c.source.clone())));
     let server = Arc::new(Server::new(app, shared, local)?);
     tracing::info!(
         "app {app_name:?} ready in {:.2?}; answering as Spin {spin:?}; zero-row Postgres queries: {zero_row:?}",
@@ -130,6 +136,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         writeln!(out, "devhost listening on http://{local}")?;
         out.flush()?;
         drop(out);
+        if let Some(watcher) = watcher {
+            tokio::spawn(watcher.run(server.clone()));
+        }
         server.serve(listener, shutdown_signal()).await?;
         tracing::info!("shutting down");
         Ok::<_, anyhow::Error>(())

@@ -5,12 +5,17 @@
 //! parallel, with an on-disk cache of compiled code), linking, resolving
 //! variables and allow lists. A request then costs a route lookup, a store,
 //! a copy-on-write instantiation from the pooling allocator, and the guest.
+//!
+//! A component's prepared instance can be replaced while serving
+//! ([`Server::reload`], for `--watch`): each request takes the current one
+//! when it starts, so requests in flight finish on the one they began with.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use anyhow::{Context as _, bail};
 use http_body_util::{BodyExt, Empty, Full};
@@ -41,13 +46,26 @@ const MAX_INSTANCES: u32 = 256;
 /// A component ready to serve.
 struct Served {
     shared: Arc<ComponentShared>,
-    pre: ProxyPre<HostState>,
-    log: LogStream,
+    /// The `.wasm` file it was compiled from.
+    source: PathBuf,
+    /// Replaced whole on reload; a request clones it once (a cheap `Arc`).
+    pre: RwLock<ProxyPre<HostState>>,
+}
+
+impl Served {
+    fn current(&self) -> ProxyPre<HostState> {
+        self.pre
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// Everything a request needs.
 pub struct Server {
     engine: Engine,
+    /// Every host interface, before a component's unknown imports are stubbed.
+    linker: Linker<HostState>,
     router: Router,
     components: Vec<Served>,
     shared: Arc<Shared>,
@@ -144,6 +162,20 @@ fn compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
     Ok(component)
 }
 
+/// [`compile`], saying how long it took when that was long enough to notice
+/// (a first compile, not a cache hit).
+fn timed_compile(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
+    let started = Instant::now();
+    let component = compile(engine, path)?;
+    let took = started.elapsed();
+    if took.as_millis() >= 500 {
+        tracing::info!("compiled {} in {took:.1?}", path.display());
+    } else {
+        tracing::debug!("loaded {} in {took:.1?}", path.display());
+    }
+    Ok(component)
+}
+
 /// Compiled components kept in the cache; older ones are removed.
 const CACHE_ENTRIES: usize = 64;
 
@@ -180,12 +212,17 @@ impl Server {
             let mut files: Vec<&Path> = app.components.iter().map(|c| c.source.as_path()).collect();
             files.sort();
             files.dedup();
+            // Compiling is the long step of a first start; cached afterwards.
+            tracing::info!(
+                "compiling {} component file(s) (a few seconds each the first time, cached afterwards)",
+                files.len()
+            );
             let compiled: HashMap<&Path, anyhow::Result<Component>> = std::thread::scope(|s| {
                 let handles: Vec<_> = files
                     .iter()
                     .map(|&f| {
                         let engine = &engine;
-                        (f, s.spawn(move || compile(engine, f)))
+                        (f, s.spawn(move || timed_compile(engine, f)))
                     })
                     .collect();
                 handles
@@ -210,47 +247,21 @@ impl Server {
         let mut components = Vec::new();
         for (c, compiled) in app.components.into_iter().zip(compiled) {
             let component = compiled.with_context(|| format!("component {:?}", c.id))?;
-            if tracing::enabled!(tracing::Level::DEBUG) {
-                let ty = component.component_type();
-                for (name, _) in ty.imports(&engine) {
-                    tracing::debug!(component = %c.id, "imports {name}");
-                }
-                for (name, _) in ty.exports(&engine) {
-                    tracing::debug!(component = %c.id, "exports {name}");
-                }
-            }
-            let mut linker = linker.clone();
-            // Imports devhost does not implement trap when called, so a
-            // component that only mentions them still runs.
-            for name in crate::link::stub_unknown_imports(&mut linker, &engine, &component)? {
-                tracing::debug!(component = %c.id, "import {name} is not implemented: calls trap");
-            }
-            let pre = linker
-                .instantiate_pre(&component)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("linking component {:?}", c.id))?;
-            let pre = ProxyPre::new(pre)
-                .map_err(anyhow::Error::from)
-                .with_context(|| {
-                    format!(
-                        "component {:?} does not export wasi:http/incoming-handler",
-                        c.id
-                    )
-                })?;
-            let id: Arc<str> = Arc::from(c.id.as_str());
+            let pre = prepare(&engine, &linker, &c.id, &component)?;
             components.push(Served {
-                log: LogStream { prefix: id.clone() },
                 shared: Arc::new(ComponentShared {
-                    id,
+                    id: Arc::from(c.id.as_str()),
                     allowed_hosts: Arc::new(c.allowed_hosts),
                     variables: c.variables,
                     environment: c.environment,
                 }),
-                pre,
+                source: c.source,
+                pre: RwLock::new(pre),
             });
         }
         Ok(Self {
             engine,
+            linker,
             router: app.router,
             components,
             shared: Arc::new(shared),
@@ -295,29 +306,52 @@ impl Server {
         }
     }
 
+    /// Answers one request and writes devhost's line about it.
     async fn handle(
         self: Arc<Self>,
         req: Request<Incoming>,
         client: SocketAddr,
     ) -> Response<HyperOutgoingBody> {
+        let started = Instant::now();
+        let method = req.method().clone();
         let path = req.uri().path().to_string();
-        if let Some(rest) = path.strip_prefix("/.well-known/spin/") {
-            return match rest {
+        let mut route = "";
+        let mut served = None;
+        let mut log = None;
+        let resp = if let Some(rest) = path.strip_prefix("/.well-known/spin/") {
+            match rest {
                 "health" => text(StatusCode::OK, "OK"),
                 _ => empty(StatusCode::NOT_FOUND),
-            };
-        }
-        let Some(m) = self.router.route(&path) else {
-            return empty(StatusCode::NOT_FOUND);
-        };
-        let component = &self.components[m.component];
-        match self.run(component, m, req, client).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                tracing::error!(component = %component.shared.id, "request to {path} failed: {e:#}");
-                empty(StatusCode::INTERNAL_SERVER_ERROR)
             }
+        } else if let Some(m) = self.router.route(&path) {
+            let component = &self.components[m.component];
+            route = m.raw_route;
+            served = Some(component);
+            let stream = LogStream::new(component.shared.id.clone());
+            log = Some(stream.clone());
+            match self.run(component, m, req, client, stream).await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    // The route, not the path: a path may carry a token.
+                    tracing::error!(component = %component.shared.id, "request to {route} failed: {e:#}");
+                    empty(StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            }
+        } else {
+            empty(StatusCode::NOT_FOUND)
+        };
+        if tracing::enabled!(tracing::Level::INFO) {
+            let line = crate::logs::Request {
+                method: method.as_str(),
+                route,
+                component: served.map(|c| &*c.shared.id),
+                status: resp.status().as_u16(),
+                latency: started.elapsed(),
+                request_id: crate::logs::request_id(resp.headers().get("x-request-id")),
+            };
+            crate::logs::request(&line, log.is_some_and(|l| l.access_logged()));
         }
+        resp
     }
 
     async fn run(
@@ -326,6 +360,7 @@ impl Server {
         m: RouteMatch<'_>,
         mut req: Request<Incoming>,
         client: SocketAddr,
+        log: LogStream,
     ) -> anyhow::Result<Response<HyperOutgoingBody>> {
         if let Err(e) = set_spin_headers(&mut req, &m, client) {
             // A missing Host, or one that is not a valid authority, is the
@@ -335,31 +370,14 @@ impl Server {
             return Ok(empty(StatusCode::BAD_REQUEST));
         }
 
-        let shared = component.shared.clone();
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stdout(component.log.clone())
-            .stderr(component.log.clone());
-        wasi.envs(&shared.environment);
-        let state = HostState {
-            table: ResourceTable::new(),
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            hooks: OutboundHooks {
-                component: shared.id.clone(),
-                allowed: shared.allowed_hosts.clone(),
-                self_addr: self.self_addr,
-            },
-            component: shared,
-            shared: self.shared.clone(),
-        };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = self.store(component, log);
         let incoming = store
             .data_mut()
             .http()
             .new_incoming_request(Scheme::Http, req)?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let outparam = store.data_mut().http().new_response_outparam(tx)?;
-        let pre = component.pre.clone();
+        let pre = component.current();
         let permit = self.instances.clone().acquire_owned().await?;
         let id = component.shared.id.clone();
 
@@ -403,11 +421,112 @@ impl Server {
         }
     }
 
+    /// A fresh store for one instance of `component`.
+    fn store(&self, component: &Served, log: LogStream) -> Store<HostState> {
+        let shared = component.shared.clone();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(log.clone()).stderr(log);
+        wasi.envs(&shared.environment);
+        crate::outbound::socket_rules(&mut wasi, shared.allowed_hosts.clone());
+        let state = HostState {
+            table: ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks {
+                component: shared.id.clone(),
+                allowed: shared.allowed_hosts.clone(),
+                self_addr: self.self_addr,
+            },
+            component: shared,
+            shared: self.shared.clone(),
+        };
+        Store::new(&self.engine, state)
+    }
+
+    /// Compiles `source` again and, once it compiles, links and
+    /// instantiates for every component served from it, makes it the one
+    /// new requests get. On any error nothing changes. Returns the ids of the
+    /// components reloaded.
+    pub async fn reload(self: &Arc<Self>, source: &Path) -> anyhow::Result<Vec<Arc<str>>> {
+        let users: Vec<&Served> = self
+            .components
+            .iter()
+            .filter(|c| c.source == source)
+            .collect();
+        let Some(first) = users.first() else {
+            return Ok(Vec::new());
+        };
+        let component = {
+            let engine = self.engine.clone();
+            let path = source.to_path_buf();
+            tokio::task::spawn_blocking(move || timed_compile(&engine, &path)).await??
+        };
+        let mut fresh = Vec::new();
+        for served in &users {
+            fresh.push(prepare(
+                &self.engine,
+                &self.linker,
+                &served.shared.id,
+                &component,
+            )?);
+        }
+        // A component whose instantiation traps (a start function, a missing
+        // export) is refused here rather than failing every request.
+        {
+            let _permit = self.instances.acquire().await?;
+            let mut store = self.store(first, LogStream::new(first.shared.id.clone()));
+            fresh[0]
+                .instantiate_async(&mut store)
+                .await
+                .map_err(anyhow::Error::from)
+                .context("instantiating")?;
+        }
+        for (served, pre) in users.iter().zip(fresh) {
+            *served
+                .pre
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = pre;
+        }
+        Ok(users.iter().map(|c| c.shared.id.clone()).collect())
+    }
+
     pub fn routes(&self) -> impl Iterator<Item = (&str, &str)> {
         self.router
             .routes()
             .map(|(r, c)| (r, &*self.components[c].shared.id))
     }
+}
+
+/// Links `component` for serving as `id`: the host interfaces, traps for
+/// the imports devhost does not implement, and the HTTP handler export.
+fn prepare(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    id: &str,
+    component: &Component,
+) -> anyhow::Result<ProxyPre<HostState>> {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let ty = component.component_type();
+        for (name, _) in ty.imports(engine) {
+            tracing::debug!(component = %id, "imports {name}");
+        }
+        for (name, _) in ty.exports(engine) {
+            tracing::debug!(component = %id, "exports {name}");
+        }
+    }
+    let mut linker = linker.clone();
+    // Imports devhost does not implement trap when called, so a component
+    // that only mentions them still runs.
+    for name in crate::link::stub_unknown_imports(&mut linker, engine, component)? {
+        tracing::debug!(component = %id, "import {name} is not implemented: calls trap");
+    }
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("linking component {id:?}"))?;
+    ProxyPre::new(pre)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("component {id:?} does not export wasi:http/incoming-handler"))
 }
 
 /// Adds the `spin-*` headers Spin gives a component and removes `Host`,

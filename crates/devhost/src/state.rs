@@ -7,6 +7,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use wasmtime::component::ResourceTable;
@@ -80,11 +81,27 @@ impl variables::Host for HostState {
     }
 }
 
-/// Guest stdout/stderr: complete lines go to the host's stderr prefixed
-/// with `[<component id>]`, so interleaved requests stay readable.
+/// Guest stdout/stderr of one request: complete lines go to the host's
+/// stderr prefixed with `[<component id>]`, so interleaved requests stay
+/// readable (at a terminal, JSON lines are rendered instead: `crate::logs`).
 #[derive(Clone)]
 pub struct LogStream {
     pub prefix: Arc<str>,
+    /// Set once the guest wrote its own access line for the request.
+    access_logged: Arc<AtomicBool>,
+}
+
+impl LogStream {
+    pub fn new(prefix: Arc<str>) -> Self {
+        LogStream {
+            prefix,
+            access_logged: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn access_logged(&self) -> bool {
+        self.access_logged.load(Ordering::Relaxed)
+    }
 }
 
 impl IsTerminal for LogStream {
@@ -96,7 +113,7 @@ impl IsTerminal for LogStream {
 impl StdoutStream for LogStream {
     fn p2_stream(&self) -> Box<dyn OutputStream> {
         Box::new(LineWriter {
-            prefix: self.prefix.clone(),
+            stream: self.clone(),
             pending: Vec::new(),
         })
     }
@@ -108,14 +125,18 @@ impl StdoutStream for LogStream {
 }
 
 struct LineWriter {
-    prefix: Arc<str>,
+    stream: LogStream,
     pending: Vec<u8>,
 }
 
 impl LineWriter {
     fn emit(&self, line: &[u8]) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "[{}] {}", self.prefix, String::from_utf8_lossy(line));
+        let (text, access) =
+            crate::logs::guest_line(&self.stream.prefix, &String::from_utf8_lossy(line));
+        if access {
+            self.stream.access_logged.store(true, Ordering::Relaxed);
+        }
+        let _ = writeln!(std::io::stderr().lock(), "{text}");
     }
 }
 

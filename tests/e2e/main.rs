@@ -5,8 +5,12 @@
 //! (target/dev/services.env). `APP_RUNTIME=spin` runs the same tests against
 //! `$SPIN_BIN up` instead of devhost.
 
+mod account;
 mod auth_flows;
 mod bench;
+mod companies;
+mod deploy;
+mod files;
 mod health;
 mod helpers;
 mod host_conformance;
@@ -15,6 +19,11 @@ mod host_routing;
 mod identity;
 mod manifest_errors;
 mod migrations;
+mod openapi;
+mod org_admin;
 mod orgs;
+mod partners;
 mod platform_writes;
+mod reload;
 mod schema;
+mod walkthrough;

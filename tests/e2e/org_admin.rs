@@ -948,6 +948,50 @@ fn a_member_limited_to_some_companies_sees_and_touches_only_those() {
         create.text()
     );
 
+    // Partners follow their company.
+    let partner_of = |company: &str, name: &str| {
+        let resp = app.send_as(
+            "POST",
+            "/v1/partners",
+            &owner.access,
+            &[],
+            Some(&json!({ "company_id": company, "name": name, "kind": "customer" })),
+        );
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        resp.json()["id"].as_str().unwrap().to_owned()
+    };
+    let seen_partner = partner_of(&seen, &format!("{tag} Seen Partner"));
+    let hidden_partner = partner_of(&hidden, &format!("{tag} Hidden Partner"));
+    let partners = app.get_as(&format!("/v1/partners?q={tag}%20Partner"), &member.access);
+    assert_eq!(partners.status, 200, "{}", partners.text());
+    let ids: Vec<&str> = partners.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|id| if id == seen_partner { "seen" } else { "other" })
+        .collect();
+    assert_eq!(ids, ["seen"], "{}", partners.text());
+    assert_eq!(
+        app.get_as(&format!("/v1/partners/{hidden_partner}"), &member.access)
+            .status,
+        404
+    );
+    let into_hidden = app.send_as(
+        "POST",
+        "/v1/partners",
+        &member.access,
+        &[],
+        Some(&json!({ "company_id": hidden, "name": "Sneaky", "kind": "customer" })),
+    );
+    assert!(
+        matches!(into_hidden.status, 403 | 404 | 422),
+        "{}",
+        into_hidden.text()
+    );
+
     // Back to every company.
     let all = put(&admin.access, json!({ "company_ids": null }));
     assert_eq!(all.status, 200, "{}", all.text());

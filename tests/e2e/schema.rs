@@ -311,7 +311,13 @@ fn check_live_schema(db: &str) {
         "email_outbox",
         "schema_migrations",
     ];
-    const EXPECTED_TENANT: &[&str] = &["audit_events", "companies", "files", "partners"];
+    const EXPECTED_TENANT: &[&str] = &[
+        "audit_events",
+        "companies",
+        "files",
+        "member_companies",
+        "partners",
+    ];
     let tenant: Vec<&String> = found
         .iter()
         .filter(|t| !GLOBAL_TABLES.contains(&t.as_str()))

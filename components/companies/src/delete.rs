@@ -8,20 +8,13 @@
 use plinth_platform::audit::{self, Event};
 use plinth_platform::auth::Permission;
 use plinth_platform::domain::CompanyId;
+use plinth_platform::error::Blocking;
 use plinth_platform::{
-    Context, Error, HandlerResult, Param, RequestCtx, Response, TenantTx, check_if_match,
+    Error, HandlerResult, Param, RequestCtx, Response, TenantTx, check_if_match,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::company;
 use crate::update::lock;
-
-/// What keeps a company from being deleted: `count` rows of `table`.
-#[derive(Serialize, Deserialize)]
-struct Blocking {
-    table: String,
-    count: i64,
-}
 
 enum Outcome {
     Deleted,
@@ -64,7 +57,9 @@ fn referrers(tx: &TenantTx<'_>, id: &CompanyId) -> Result<Vec<Blocking>, Error> 
 }
 
 const REFERRERS: &str = "SELECT 'partners' AS \"table\", count(*) AS count FROM partners \
-     WHERE org_id = $1 AND company_id = $2::text::uuid";
+     WHERE org_id = $1 AND company_id = $2::text::uuid \
+     UNION ALL SELECT 'files', count(*) FROM files \
+     WHERE org_id = $1 AND entity_type = 'company' AND entity_id = $2::text::uuid";
 
 const DELETE: &str = "DELETE FROM companies WHERE org_id = $1 AND id = $2::text::uuid";
 
@@ -77,17 +72,10 @@ fn remove(tx: &TenantTx<'_>, id: &CompanyId) -> Result<(), Error> {
     }
 }
 
-/// The 409 of a blocked deletion: the platform's conflict problem with
-/// `blocking` added.
+/// The 409 of a blocked deletion, listing what blocks it.
 fn blocked(blocking: &[Blocking]) -> HandlerResult {
-    let mut members = serde_json::Map::new();
-    members.insert(
-        "blocking".into(),
-        serde_json::to_value(blocking).context("serialize what blocks")?,
-    );
-    Err(Error::conflict(
-        None,
+    Err(Error::blocked(
         "the company is still referred to; archive it instead, or remove what refers to it",
-    )
-    .with_members(members))
+        blocking,
+    ))
 }

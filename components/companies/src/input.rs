@@ -3,23 +3,15 @@
 //! keys are 400s from the platform's body parser, also by path.
 
 use plinth_platform::Error;
-use plinth_platform::domain::{Currency, Name};
-use serde::{Deserialize, Serialize};
+pub use plinth_platform::domain::Address;
+use plinth_platform::domain::{Currency, Name, country, trimmed};
 use serde_json::{Map, Value};
-
-use crate::country;
 
 /// The largest `metadata`, serialized as compact JSON, in bytes.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// Longest `tax_id`, in characters.
 const MAX_TAX_ID_CHARS: usize = 64;
-
-/// Longest address line, city or region, in characters.
-const MAX_ADDRESS_CHARS: usize = 200;
-
-/// Longest postal code, in characters.
-const MAX_POSTAL_CODE_CHARS: usize = 32;
 
 /// The company's display name: unique per org, whatever its case.
 pub fn name(value: &str) -> Result<String, Error> {
@@ -34,37 +26,14 @@ pub fn legal_name(value: &str) -> Result<String, Error> {
         .to_owned())
 }
 
-/// 1–`max` characters once trimmed, stored trimmed.
-fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
-    let trimmed = value.trim();
-    match trimmed.chars().count() {
-        0 => Err(Error::field(
-            field,
-            "must not be empty (omit it or give null)",
-        )),
-        n if n > max => Err(Error::field(
-            field,
-            format!("must be at most {max} characters"),
-        )),
-        _ => Ok(trimmed.to_owned()),
-    }
-}
-
 /// A tax or VAT number, as the authority writes it: 1–64 characters.
 pub fn tax_id(value: &str) -> Result<String, Error> {
-    text("tax_id", value, MAX_TAX_ID_CHARS)
+    trimmed("tax_id", value, MAX_TAX_ID_CHARS)
 }
 
 /// An ISO 3166-1 alpha-2 code in upper case, reported on `field`.
 pub fn country(field: &str, value: &str) -> Result<String, Error> {
-    if country::is_code(value) {
-        Ok(value.to_owned())
-    } else {
-        Err(Error::field(
-            field,
-            "must be an ISO 3166-1 alpha-2 country code in upper case, such as DE",
-        ))
-    }
+    country::parse(field, value)
 }
 
 /// An ISO 4217 code in upper case.
@@ -90,46 +59,36 @@ pub fn metadata(value: Map<String, Value>) -> Result<Map<String, Value>, Error> 
             format!("must be at most {MAX_METADATA_BYTES} bytes as JSON, is {size}"),
         ));
     }
+    if let Some(path) = first_unsafe_number("metadata", &Value::Object(value.clone())) {
+        return Err(Error::field(
+            path,
+            format!("numbers must be at most {MAX_METADATA_NUMBER:e} in size"),
+        ));
+    }
     Ok(value)
 }
 
-/// A postal address; every part is optional, unknown keys are refused.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line1: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line2: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
-}
+/// The largest number `metadata` keeps. PostgreSQL stores JSON numbers
+/// exactly and writes them back in full (`1e308` becomes 309 digits), which
+/// a reader of doubles cannot take back near the end of their range: such
+/// numbers are refused rather than stored.
+const MAX_METADATA_NUMBER: f64 = 1e300;
 
-impl Address {
-    /// Each part checked and trimmed; 422 naming `address.<part>`.
-    pub fn parse(self) -> Result<Self, Error> {
-        let part = |field: &str, value: Option<String>, max: usize| {
-            value
-                .map(|value| text(&format!("address.{field}"), &value, max))
-                .transpose()
-        };
-        Ok(Self {
-            line1: part("line1", self.line1, MAX_ADDRESS_CHARS)?,
-            line2: part("line2", self.line2, MAX_ADDRESS_CHARS)?,
-            postal_code: part("postal_code", self.postal_code, MAX_POSTAL_CODE_CHARS)?,
-            city: part("city", self.city, MAX_ADDRESS_CHARS)?,
-            region: part("region", self.region, MAX_ADDRESS_CHARS)?,
-            country: self
-                .country
-                .map(|code| country("address.country", &code))
-                .transpose()?,
-        })
+/// The path of the first number in `value` out of ±[`MAX_METADATA_NUMBER`].
+fn first_unsafe_number(path: &str, value: &Value) -> Option<String> {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .is_none_or(|f| !f.is_finite() || f.abs() > MAX_METADATA_NUMBER)
+            .then(|| path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| first_unsafe_number(&format!("{path}[{i}]"), item)),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(key, item)| first_unsafe_number(&format!("{path}.{key}"), item)),
+        _ => None,
     }
 }
 
@@ -160,6 +119,11 @@ mod tests {
             Value::String("x".repeat(MAX_METADATA_BYTES)),
         )]);
         assert_eq!(field_of(metadata(big).unwrap_err()), "metadata");
+        let huge: Map<String, Value> =
+            serde_json::from_str(r#"{"a": {"k": [1, -1.7976931348623157e308]}}"#).unwrap();
+        assert_eq!(field_of(metadata(huge).unwrap_err()), "metadata.a.k[1]");
+        let fine: Map<String, Value> = serde_json::from_str(r#"{"k": 1e299, "n": -3.5}"#).unwrap();
+        assert!(metadata(fine).is_ok());
         let address = Address {
             country: Some("XX".into()),
             ..Address::default()

@@ -16,7 +16,6 @@
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
 mod company;
-mod country;
 mod create;
 mod delete;
 mod input;

@@ -14,7 +14,7 @@ use plinth_platform::{HandlerResult, RequestCtx, Router};
 
 #[spin_sdk::http_component]
 async fn entry(req: spin_sdk::http::Request) -> spin_sdk::http::Response {
-    let router = Router::new()
+    let router = Router::named("health")
         .get("/health/live", live)
         .get_async("/health/ready", ready::ready);
     plinth_platform::handle(&router, req).await

@@ -110,7 +110,11 @@ fn emit(level: &'static str, fill: impl FnOnce(&mut serde_json::Map<String, serd
         }
     });
     fill(&mut object);
-    eprintln!("{}", serde_json::Value::Object(object));
+    // One write of the whole line: stderr is unbuffered, and in a component
+    // every write is a host call.
+    let mut line = serde_json::Value::Object(object).to_string();
+    line.push('\n');
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
 }
 
 /// Now as `2026-12-01T21:00:00.123Z`.

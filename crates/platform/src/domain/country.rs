@@ -1,4 +1,6 @@
-//! ISO 3166-1 alpha-2 country codes: [`is_code`].
+//! ISO 3166-1 alpha-2 country codes: [`is_code`], and [`parse`] for input.
+
+use crate::error::Error;
 
 /// The 249 officially assigned codes of ISO 3166-1 alpha-2. Sorted, for the
 /// binary search.
@@ -24,6 +26,18 @@ const CODES: &[&str] = &[
 /// Whether `code` is an assigned ISO 3166-1 alpha-2 code, in upper case.
 pub fn is_code(code: &str) -> bool {
     CODES.binary_search(&code).is_ok()
+}
+
+/// An assigned code in upper case, else 422 on `field`.
+pub fn parse(field: &str, value: &str) -> Result<String, Error> {
+    if is_code(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::field(
+            field,
+            "must be an ISO 3166-1 alpha-2 country code in upper case, such as DE",
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -79,6 +79,13 @@ pub fn request_line(r: &Request<'_>, time: SystemTime) -> String {
     Value::Object(object).to_string()
 }
 
+/// Writes `text` and its newline to stderr in one call (stderr is
+/// unbuffered: `writeln!` would make a write per piece).
+pub fn write_line(mut text: String) {
+    text.push('\n');
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Writes devhost's line for `r`. At a terminal it is left out when the
 /// component already wrote an access line for the request (`guest_logged`):
 /// one line per request is enough to read.
@@ -89,7 +96,7 @@ pub fn request(r: &Request<'_>, guest_logged: bool) {
         Format::Pretty { .. } if guest_logged => return,
         Format::Pretty { color } => render(&line, color).unwrap_or(line),
     };
-    let _ = writeln!(std::io::stderr().lock(), "{text}");
+    write_line(text);
 }
 
 /// A line a component printed, as it goes to stderr, and whether it was an

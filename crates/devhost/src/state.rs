@@ -5,7 +5,6 @@
 //! and at the process-wide pools ([`Shared`]), so building it allocates
 //! little beyond the WASI context.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -136,7 +135,7 @@ impl LineWriter {
         if access {
             self.stream.access_logged.store(true, Ordering::Relaxed);
         }
-        let _ = writeln!(std::io::stderr().lock(), "{text}");
+        crate::logs::write_line(text);
     }
 }
 

@@ -88,33 +88,10 @@ macro_rules! list_sql {
     };
 }
 
-/// The name a page starts after. A cursor holds the name itself, or, for a
-/// name too long for a cursor ([`ByName::sort_key`]), a space and a prefix
-/// of it: then the name is read from the cursor's row, and only if that row
-/// is gone the prefix stands in (rows may then repeat, never vanish). Names
-/// are stored trimmed, so none starts with a space.
-macro_rules! name_after {
-    () => {
-        "CASE WHEN left($6::text, 1) = ' ' THEN coalesce(\
-         (SELECT p.name FROM partners p WHERE p.org_id = $1 AND p.id = $7::text::uuid), \
-         substr($6::text, 2)) ELSE $6::text END"
-    };
-}
-
-const LIST_NAME: &str = list_sql!("name", name_after!(), ">", "ASC");
-const LIST_NAME_DESC: &str = list_sql!("name", name_after!(), "<", "DESC");
+const LIST_NAME: &str = list_sql!("name", "$6::text", ">", "ASC");
+const LIST_NAME_DESC: &str = list_sql!("name", "$6::text", "<", "DESC");
 const LIST_CREATED: &str = list_sql!("created_at", "$6::text::timestamptz", ">", "ASC");
 const LIST_CREATED_DESC: &str = list_sql!("created_at", "$6::text::timestamptz", "<", "DESC");
-
-/// The most bytes a name takes in a cursor, JSON-escaped: the platform's
-/// cursors (`page::MAX_CURSOR_LEN`) leave a sort key about 330, and a name
-/// of 200 characters can take up to 1200.
-const MAX_KEY_BYTES: usize = 300;
-
-/// The length of `text` inside a JSON string.
-fn escaped_len(text: &str) -> usize {
-    serde_json::to_string(text).map_or(usize::MAX, |json| json.len() - 2)
-}
 
 /// A partner paged by name.
 #[derive(Serialize, Deserialize)]
@@ -122,23 +99,8 @@ fn escaped_len(text: &str) -> usize {
 struct ByName(Partner);
 
 impl Keyed for ByName {
-    /// The name, or a space and the longest prefix that fits (see
-    /// [`name_after!`]).
     fn sort_key(&self) -> String {
-        let name = &self.0.name;
-        if escaped_len(name) <= MAX_KEY_BYTES {
-            return name.clone();
-        }
-        let mut key = String::from(" ");
-        let mut used = 1;
-        for c in name.chars() {
-            used += escaped_len(c.encode_utf8(&mut [0; 4]));
-            if used > MAX_KEY_BYTES {
-                break;
-            }
-            key.push(c);
-        }
-        key
+        self.0.name.clone()
     }
     fn id(&self) -> String {
         self.0.id.clone()
@@ -348,14 +310,15 @@ mod tests {
 
     #[test]
     fn every_name_fits_in_a_cursor() {
-        assert_eq!(by_name("ACME GmbH").sort_key(), "ACME GmbH");
-        for long in ["Ж".repeat(200), "\"".repeat(200), "漢".repeat(200)] {
+        for long in [
+            "Ж".repeat(200),
+            "\"".repeat(200),
+            "\u{1}".repeat(200),
+            "漢".repeat(200),
+        ] {
             let row = by_name(&long);
-            let key = row.sort_key();
-            assert!(key.starts_with(' '), "marked as a prefix");
-            assert!(long.starts_with(&key[1..]));
-            assert!(escaped_len(&key) <= MAX_KEY_BYTES);
-            plinth_platform::page::Cursor::after(&key, &row.id()).expect("fits");
+            assert_eq!(row.sort_key(), long, "the whole name is the key");
+            plinth_platform::page::Cursor::after(&row.sort_key(), &row.id()).expect("fits");
         }
     }
 }

@@ -24,8 +24,9 @@ pub const DEFAULT_LIMIT: u16 = 50;
 pub const MAX_LIMIT: u16 = 200;
 
 /// The longest cursor accepted (and handed out), in characters. This leaves
-/// a sort key about 330 bytes once JSON-escaped.
-pub const MAX_CURSOR_LEN: usize = 512;
+/// a sort key about 1,480 bytes once JSON-escaped: any 200-character name,
+/// even one made of characters JSON writes as `\uXXXX`.
+pub const MAX_CURSOR_LEN: usize = 2048;
 
 /// Which page a list request asks for: `limit` items after `after`.
 /// Built only by [`PageRequest::parse`], so the limit is always in range.
@@ -501,7 +502,7 @@ mod tests {
     fn page_cursor_table() {
         let b64 = |json: &str| URL_SAFE_NO_PAD.encode(json);
         let good = b64(&format!(r#"{{"k":"acme","id":"{ID_A}"}}"#));
-        let long_key = "k".repeat(400);
+        let long_key = "k".repeat(1600);
         // Nine `?` hold a 3-byte group of 0x3f, which the standard alphabet writes `Pz8/`.
         let standard = base64::engine::general_purpose::STANDARD_NO_PAD
             .encode(format!(r#"{{"k":"?????????","id":"{ID_A}"}}"#));
@@ -559,7 +560,7 @@ mod tests {
             (
                 b64(&format!(r#"{{"k":"{long_key}","id":"{ID_A}"}}"#)),
                 false,
-                "over 512 characters",
+                "over 2048 characters",
             ),
         ];
         for (input, ok, case) in cases {
@@ -580,9 +581,9 @@ mod tests {
     #[test]
     fn page_cursor_after_refuses_what_it_could_not_read_back() {
         assert_eq!(Cursor::after("x", "not-a-uuid").unwrap_err().status(), 500);
-        let too_long = "k".repeat(400);
+        let too_long = "k".repeat(1600);
         assert_eq!(Cursor::after(&too_long, ID_A).unwrap_err().status(), 500);
-        let longest = "k".repeat(332);
+        let longest = "k".repeat(1484);
         let cursor = Cursor::after(&longest, ID_A).unwrap();
         assert!(cursor.encode().len() <= MAX_CURSOR_LEN);
         assert_eq!(Cursor::parse(&cursor.encode()).unwrap(), cursor);

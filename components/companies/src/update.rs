@@ -48,14 +48,6 @@ struct Change {
     metadata: Option<Map<String, Value>>,
 }
 
-/// `Some(None)` stays, `Some(Some(v))` is parsed.
-fn clear_or<T, U>(
-    value: Option<Option<T>>,
-    parse: impl FnOnce(T) -> Result<U, Error>,
-) -> Result<Option<Option<U>>, Error> {
-    value.map(|v| v.map(parse).transpose()).transpose()
-}
-
 impl TryFrom<Body> for Change {
     type Error = Error;
 
@@ -66,15 +58,17 @@ impl TryFrom<Body> for Change {
                 .required("name")?
                 .map(|v| input::name(&v))
                 .transpose()?,
-            legal_name: clear_or(body.legal_name.clearable(), |v| input::legal_name(&v))?,
-            tax_id: clear_or(body.tax_id.clearable(), |v| input::tax_id(&v))?,
-            country: clear_or(body.country.clearable(), |v| input::country("country", &v))?,
+            legal_name: body.legal_name.clearable_with(|v| input::legal_name(&v))?,
+            tax_id: body.tax_id.clearable_with(|v| input::tax_id(&v))?,
+            country: body
+                .country
+                .clearable_with(|v| input::country("country", &v))?,
             currency: body
                 .currency
                 .required("currency")?
                 .map(|v| input::currency(&v))
                 .transpose()?,
-            address: clear_or(body.address.clearable(), Address::parse)?,
+            address: body.address.clearable_with(Address::parse)?,
             status: body
                 .status
                 .required("status")?

@@ -56,14 +56,6 @@ struct Change {
     status: Option<&'static str>,
 }
 
-/// `Some(None)` stays, `Some(Some(v))` is parsed.
-fn clear_or<T, U>(
-    value: Option<Option<T>>,
-    parse: impl FnOnce(T) -> Result<U, Error>,
-) -> Result<Option<Option<U>>, Error> {
-    value.map(|v| v.map(parse).transpose()).transpose()
-}
-
 impl TryFrom<Body> for Change {
     type Error = Error;
 
@@ -80,13 +72,15 @@ impl TryFrom<Body> for Change {
                 .required("kind")?
                 .map(|v| input::kind("kind", &v))
                 .transpose()?,
-            email: clear_or(body.email.clearable(), |v| input::email(&v))?,
-            phone: clear_or(body.phone.clearable(), |v| input::phone(&v))?,
-            tax_id: clear_or(body.tax_id.clearable(), |v| input::tax_id(&v))?,
-            address: clear_or(body.address.clearable(), Address::parse)?,
-            external_ref: clear_or(body.external_ref.clearable(), |v| input::external_ref(&v))?,
+            email: body.email.clearable_with(|v| input::email(&v))?,
+            phone: body.phone.clearable_with(|v| input::phone(&v))?,
+            tax_id: body.tax_id.clearable_with(|v| input::tax_id(&v))?,
+            address: body.address.clearable_with(Address::parse)?,
+            external_ref: body
+                .external_ref
+                .clearable_with(|v| input::external_ref(&v))?,
             tags: body.tags.required("tags")?.map(input::tags).transpose()?,
-            notes: clear_or(body.notes.clearable(), input::notes)?,
+            notes: body.notes.clearable_with(input::notes)?,
             status: body
                 .status
                 .required("status")?

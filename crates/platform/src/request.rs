@@ -697,4 +697,14 @@ impl<T> Given<T> {
             Self::Value(value) => Some(Some(value)),
         }
     }
+
+    /// [`Given::clearable`] with a given value parsed by `parse`.
+    pub fn clearable_with<U>(
+        self,
+        parse: impl FnOnce(T) -> Result<U, Error>,
+    ) -> Result<Option<Option<U>>, Error> {
+        self.clearable()
+            .map(|value| value.map(parse).transpose())
+            .transpose()
+    }
 }

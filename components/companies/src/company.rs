@@ -54,3 +54,15 @@ pub fn path_id(ctx: &RequestCtx) -> Result<CompanyId, Error> {
 
 /// The unique index on `(org_id, lower(name))`.
 pub const NAME_KEY: &str = "companies_org_id_name_key";
+
+impl plinth_platform::page::Listed for Company {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn created_at(&self) -> &str {
+        &self.created_at
+    }
+}

@@ -91,3 +91,15 @@ pub fn on_write<T>(result: Result<T, Error>) -> Result<T, Error> {
         .map_err(|err| if_company_key(err, unknown_company()))
         .on_constraint(EXTERNAL_REF_KEY, "external_ref")
 }
+
+impl plinth_platform::page::Listed for Partner {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn created_at(&self) -> &str {
+        &self.created_at
+    }
+}

@@ -105,8 +105,15 @@ pub fn put(ctx: &RequestCtx) -> HandlerResult {
             ));
         }
         write(tx, user, ids.as_deref())?;
-        let after: Stored = tx.fetch_one(READ, &[Param::from(user)])?;
-        let (before, after) = (access(user, &before), access(user, &after));
+        // What READ would now answer, without asking: ids in uuid order,
+        // which is their lower-case text order.
+        let mut company_ids: Vec<String> = ids.iter().flatten().map(ToString::to_string).collect();
+        company_ids.sort_unstable();
+        let after = Access {
+            user_id: user.to_string(),
+            company_ids: ids.is_some().then_some(company_ids),
+        };
+        let before = access(user, &before);
         if let Some(event) = Event::changed(
             "member.companies_changed",
             "member",

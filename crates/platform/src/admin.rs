@@ -7,7 +7,7 @@
 
 use crate::domain::OrgId;
 use crate::error::Error;
-use crate::pg::{Db, Param, SET_TENANT_SQL, Start, TenantTx};
+use crate::pg::{Db, TenantTx};
 use crate::request::RequestCtx;
 
 /// Proof that the request carried the admin token.
@@ -30,29 +30,14 @@ impl Admin {
         org: OrgId,
         f: impl FnOnce(&TenantTx<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let org_param = [Param::Text(org.as_str().to_owned())];
-        db.in_transaction(
-            |db| {
-                Ok(if db.execute(SET_TENANT_SQL, &org_param)? > 0 {
-                    Start::Fresh(())
-                } else {
-                    Start::Dirty
-                })
-            },
-            |tx, ()| {
-                f(&TenantTx {
-                    db: tx.db,
-                    org,
-                    caller: None,
-                })
-            },
-        )
+        db.tenant(org, f)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pg::Param;
     use crate::pg::fake::FakeBackend;
     use crate::request::Method;
     use crate::services::fake::FakeServices;

@@ -232,14 +232,14 @@ impl Db {
         }
     }
 
-    /// Runs `f` in a transaction scoped to a bare `org`: for the platform's
-    /// own unit tests only. Components open tenant work only for confirmed
+    /// Runs `f` in a transaction scoped to a bare `org`: for the admin
+    /// witness (`admin::Admin::tenant`, an org from the database's own rows)
+    /// and the platform's unit tests. Components open tenant work only for confirmed
     /// credentials ([`Db::tenant_as`], [`Db::tenant_read`]), so no org id a
     /// request carries can ever scope it.
     ///
     /// [`Db::tenant_as`]: crate::pg::Db::tenant_as
     /// [`Db::tenant_read`]: crate::pg::Db::tenant_read
-    #[cfg(test)]
     pub(crate) fn tenant<R>(
         &self,
         org: OrgId,

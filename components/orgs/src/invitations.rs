@@ -79,7 +79,8 @@ const RENEW: &str = concat!(
 const LOCK: &str = concat!(
     "SELECT ",
     columns!(),
-    " FROM invitations WHERE org_id = $1 AND id = $2 FOR UPDATE"
+    ", extract(epoch FROM now() - sent_at)::int8 AS sent_secs_ago \
+     FROM invitations WHERE org_id = $1 AND id = $2 FOR UPDATE"
 );
 
 #[derive(Deserialize)]
@@ -233,9 +234,17 @@ fn target(ctx: &RequestCtx) -> Result<InvitationId, Error> {
 }
 
 /// The invitation, locked, or 404 (none of this org's).
-fn lock(tx: &TenantTx<'_>, id: InvitationId) -> Result<Invitation, Error> {
+fn lock(tx: &TenantTx<'_>, id: InvitationId) -> Result<Locked, Error> {
     tx.fetch_optional(LOCK, &[Param::from(id)])?
         .ok_or(Error::NotFound)
+}
+
+/// A locked invitation, and how long ago it was last sent.
+#[derive(Deserialize)]
+struct Locked {
+    #[serde(flatten)]
+    invitation: Invitation,
+    sent_secs_ago: i64,
 }
 
 /// `DELETE /v1/orgs/current/invitations/{id}`: 204 (again 204 when it was
@@ -243,7 +252,7 @@ fn lock(tx: &TenantTx<'_>, id: InvitationId) -> Result<Invitation, Error> {
 pub fn revoke(ctx: &RequestCtx) -> HandlerResult {
     let id = target(ctx)?;
     ctx.tenant_as(Permission::MembersManage, |tx, caller| {
-        let before = lock(tx, id)?;
+        let before = lock(tx, id)?.invitation;
         match before.state.as_str() {
             "revoked" => return Ok(()),
             "accepted" => {
@@ -280,11 +289,6 @@ fn refuse_above(caller: &Caller, invitation: &Invitation) -> Result<(), Error> {
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct SentAgo {
-    seconds: i64,
-}
-
 /// `POST /v1/orgs/current/invitations/{id}/resend`: a new token and
 /// expiry, mailed; 409 once accepted or revoked; 429 within a minute of the
 /// last send.
@@ -292,7 +296,10 @@ pub fn resend(ctx: &RequestCtx) -> HandlerResult {
     let id = target(ctx)?;
     let invitation = ctx.tenant_as(Permission::MembersManage, |tx, caller| {
         let org = lock_current(tx)?;
-        let before = lock(tx, id)?;
+        let Locked {
+            invitation: before,
+            sent_secs_ago,
+        } = lock(tx, id)?;
         if matches!(before.state.as_str(), "accepted" | "revoked") {
             return Err(Error::conflict(
                 None,
@@ -303,14 +310,9 @@ pub fn resend(ctx: &RequestCtx) -> HandlerResult {
             ));
         }
         refuse_above(caller, &before)?;
-        let ago: SentAgo = tx.fetch_one(
-            "SELECT extract(epoch FROM now() - sent_at)::int8 AS seconds \
-             FROM invitations WHERE org_id = $1 AND id = $2",
-            &[Param::from(id)],
-        )?;
-        if ago.seconds < RESEND_SECS {
+        if sent_secs_ago < RESEND_SECS {
             return Err(Error::TooManyRequests {
-                retry_after: (RESEND_SECS - ago.seconds).max(1) as u64,
+                retry_after: (RESEND_SECS - sent_secs_ago).max(1) as u64,
                 policy: None,
             });
         }

@@ -14,7 +14,7 @@ use plinth_platform::domain::{CompanyId, UserId};
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, ResultExt, TenantTx, json};
 use serde::{Deserialize, Serialize};
 
-use crate::members::lock_org;
+use crate::org::lock_org;
 
 /// The most companies one member can be limited to.
 const MAX_COMPANIES: usize = 1_000;

@@ -9,6 +9,8 @@ use plinth_platform::error::Blocking;
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, Response, TenantTx};
 use serde::Deserialize;
 
+use crate::org;
+
 enum Outcome {
     Deleted,
     Blocked(Vec<Blocking>),
@@ -18,7 +20,9 @@ enum Outcome {
 /// caller's sessions in the org end with it (their tokens answer 401).
 pub fn delete(ctx: &RequestCtx) -> HandlerResult {
     let outcome = ctx.tenant_as(Permission::OrgDelete, |tx, caller| {
-        lock_org(tx)?;
+        // A membership being added meanwhile (its foreign key check takes a
+        // share lock on the org row) waits, so the count below stays true.
+        org::lock_org(tx)?;
         let blocking = blockers(tx, caller)?;
         if !blocking.is_empty() {
             return Ok(Outcome::Blocked(blocking));
@@ -30,15 +34,6 @@ pub fn delete(ctx: &RequestCtx) -> HandlerResult {
         Outcome::Deleted => Ok(Response::empty(204)),
         Outcome::Blocked(blocking) => blocked(&blocking),
     }
-}
-
-const LOCK_ORG: &str = "SELECT id FROM org WHERE id = $1 FOR UPDATE";
-
-/// Locks the org row: a membership being added meanwhile (its foreign key
-/// check takes a share lock on the row) waits for this transaction, so
-/// the count below stays true until the org is gone.
-fn lock_org(tx: &TenantTx<'_>) -> Result<(), Error> {
-    tx.fetch_one::<serde_json::Value>(LOCK_ORG, &[]).map(drop)
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,8 @@ use plinth_platform::page::PageRequest;
 use plinth_platform::{Error, HandlerResult, Keyed, Param, RequestCtx, Response, TenantTx, json};
 use serde::{Deserialize, Serialize};
 
+use crate::org;
+
 /// A member as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Member {
@@ -60,7 +62,7 @@ pub fn change_role(ctx: &RequestCtx) -> HandlerResult {
     let target = target(ctx)?;
     let role = Role::parse(&ctx.json::<RoleBody>()?.role)?;
     let member = ctx.tenant_as(Permission::MembersManage, |tx, caller| {
-        lock_org(tx)?;
+        org::lock_org(tx)?;
         let before = find(tx, target)?;
         let current = role_of(&before)?;
         if role > caller.role() {
@@ -101,7 +103,7 @@ pub fn remove(ctx: &RequestCtx) -> HandlerResult {
         if !leaving && !caller.can(Permission::MembersManage) {
             return Err(Error::Forbidden);
         }
-        lock_org(tx)?;
+        org::lock_org(tx)?;
         let before = find(tx, target)?;
         if role_of(&before)? == Role::Owner {
             if !leaving && caller.role() != Role::Owner {
@@ -136,13 +138,6 @@ fn target(ctx: &RequestCtx) -> Result<UserId, Error> {
 fn role_of(member: &Member) -> Result<Role, Error> {
     Role::parse(&member.role)
         .map_err(|_| Error::internal(format!("a membership has the role {:?}", member.role)))
-}
-
-const LOCK_ORG: &str = "SELECT id FROM org WHERE id = $1 FOR UPDATE";
-
-/// Serialises every membership change of the org.
-pub fn lock_org(tx: &TenantTx<'_>) -> Result<(), Error> {
-    tx.fetch_one::<serde_json::Value>(LOCK_ORG, &[]).map(drop)
 }
 
 const FIND: &str = "SELECT m.user_id, u.email, u.name, m.role, m.created_at AS joined_at \

@@ -42,3 +42,11 @@ pub fn audit_change(
         None => Ok(()),
     }
 }
+
+const LOCK_ORG: &str = "SELECT id FROM org WHERE id = $1 FOR UPDATE";
+
+/// Locks the org row until the transaction ends: every membership change
+/// and the org's deletion take it first, so what they count stays true.
+pub fn lock_org(tx: &TenantTx<'_>) -> Result<(), Error> {
+    tx.fetch_one::<serde_json::Value>(LOCK_ORG, &[]).map(drop)
+}

@@ -11,7 +11,7 @@ use std::thread;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Response, TestApp, app, app_db, unique};
+use crate::helpers::{Response, TestApp, app, app_db, field_of, unique};
 use crate::identity::Tenant;
 use crate::org_admin::join;
 
@@ -66,13 +66,6 @@ pub(crate) fn names(items: &Value) -> Vec<String> {
         .iter()
         .map(|c| c["name"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// The field a problem names: `field` (409) or the first of `errors`.
-pub(crate) fn field_of(problem: &Value) -> Option<&str> {
-    problem["field"]
-        .as_str()
-        .or(problem["errors"][0]["field"].as_str())
 }
 
 /// Asserts a problem+json of `status`, of type `…/{kind}`, naming `field`.

@@ -883,3 +883,10 @@ impl TestApp {
         )
     }
 }
+
+/// The field a problem names: `field` (409) or the first of `errors`.
+pub fn field_of(problem: &Value) -> Option<&str> {
+    problem["field"]
+        .as_str()
+        .or(problem["errors"][0]["field"].as_str())
+}

@@ -10,7 +10,7 @@ use std::thread;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Response, TestApp, app, app_db, unique};
+use crate::helpers::{Response, TestApp, app, app_db, field_of, unique};
 use crate::identity::Tenant;
 
 /// A new user who is a `role` of `owner`'s org, with a token for it (signed
@@ -102,12 +102,6 @@ impl TestApp {
         assert_eq!(resp.status, 200, "{}", resp.text());
         resp.json()["items"].as_array().unwrap().clone()
     }
-}
-
-fn field_of(problem: &Value) -> Option<&str> {
-    problem["field"]
-        .as_str()
-        .or(problem["errors"][0]["field"].as_str())
 }
 
 fn owners_of(org_id: &str) -> i64 {

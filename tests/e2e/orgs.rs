@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Response, TestApp, app, app_db, unique};
+use crate::helpers::{Response, TestApp, app, app_db, field_of, unique};
 use crate::identity::Tenant;
 
 impl TestApp {
@@ -52,13 +52,6 @@ impl TestApp {
         assert_eq!(resp.status, 200, "{}", resp.text());
         resp.header("etag").expect("an ETag").to_owned()
     }
-}
-
-/// The field a problem names: `field` (409) or the first of `errors`.
-fn named_field(problem: &Value) -> Option<&str> {
-    problem["field"]
-        .as_str()
-        .or(problem["errors"][0]["field"].as_str())
 }
 
 fn problem_type(problem: &Value) -> &str {
@@ -280,7 +273,7 @@ fn bad_creates_are_4xx_naming_the_field_and_create_nothing() {
         let resp = app.create_org(&t.access, &body);
         assert_eq!(resp.status, status, "{what}: {}", resp.text());
         let problem = resp.json();
-        assert_eq!(named_field(&problem), Some(field), "{what}: {problem}");
+        assert_eq!(field_of(&problem), Some(field), "{what}: {problem}");
         let kind = match status {
             400 => "malformed-request",
             409 => "conflict",
@@ -371,7 +364,7 @@ fn concurrent_creates_with_one_slug_have_one_winner() {
             .collect::<Vec<_>>()
     );
     for r in taken {
-        assert_eq!(named_field(&r.json()), Some("slug"), "{}", r.text());
+        assert_eq!(field_of(&r.json()), Some("slug"), "{}", r.text());
     }
     let mut db = app_db();
     assert_eq!(
@@ -423,7 +416,7 @@ fn concurrent_signups_with_one_org_slug_have_one_winner() {
             .collect::<Vec<_>>()
     );
     for r in taken {
-        assert_eq!(named_field(&r.json()), Some("org_slug"), "{}", r.text());
+        assert_eq!(field_of(&r.json()), Some("org_slug"), "{}", r.text());
     }
     let mut db = app_db();
     assert_eq!(
@@ -538,7 +531,7 @@ fn patch_needs_the_current_etag_and_an_admin() {
         let resp = app.patch_current(&t.access, Some(&third), &body);
         assert_eq!(resp.status, status, "{what}: {}", resp.text());
         assert_eq!(
-            named_field(&resp.json()),
+            field_of(&resp.json()),
             Some(field),
             "{what}: {}",
             resp.text()

@@ -12,8 +12,8 @@ use std::thread;
 
 use serde_json::{Value, json};
 
-use crate::companies::{assert_problem, field_of, names};
-use crate::helpers::{Response, TestApp, app, app_db, unique};
+use crate::companies::{assert_problem, names};
+use crate::helpers::{Response, TestApp, app, app_db, field_of, unique};
 use crate::identity::Tenant;
 use crate::org_admin::join;
 

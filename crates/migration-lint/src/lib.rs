@@ -15,4 +15,4 @@ pub mod lint;
 pub mod split;
 
 #[cfg(feature = "lint")]
-pub use lint::{Finding, GLOBAL_TABLES, lint_dir, rules};
+pub use lint::{Finding, GLOBAL_TABLES, INDEX_TABLES, lint_dir, rules};

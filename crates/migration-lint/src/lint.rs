@@ -43,6 +43,14 @@ pub const GLOBAL_TABLES: &[&str] = &[
     "schema_migrations",
 ];
 
+/// Index tables: tenant tables derived from another one by its triggers and read only
+/// through `SECURITY DEFINER` functions that filter by the request's org themselves
+/// (search indexes the planner could not use under forced row-level security). The
+/// tenant rules apply, except that row-level security is enabled with no policy and
+/// not forced (their owner reads them; nobody else can), and the org reference may
+/// cascade (derived rows go with their org).
+pub const INDEX_TABLES: &[&str] = &["partner_names", "partner_terms"];
+
 /// Rule names, as printed in findings (the live-schema checks reuse the wording).
 pub mod rules {
     pub const TENANT_ID: &str = "tenant-id";
@@ -378,7 +386,7 @@ impl Model {
             if t.file.is_empty() || is_global(name) {
                 continue;
             }
-            for (rule, message) in check_tenant_table(t) {
+            for (rule, message) in check_tenant_table(t, INDEX_TABLES.contains(&name.as_str())) {
                 self.finding(&t.file.clone(), name, rule, message);
             }
         }
@@ -507,7 +515,7 @@ fn has_default(c: &ColumnDef) -> bool {
     has(c, |o| matches!(o, ColumnOption::Default(_)))
 }
 
-fn check_tenant_table(t: &Table) -> Vec<(&'static str, String)> {
+fn check_tenant_table(t: &Table, index_table: bool) -> Vec<(&'static str, String)> {
     let mut out = Vec::new();
     let mut fail = |rule, msg: String| out.push((rule, msg));
 
@@ -553,10 +561,15 @@ fn check_tenant_table(t: &Table) -> Vec<(&'static str, String)> {
             });
             match to_org {
                 None => fail(rules::TENANT_ORG_ID, "`org_id` does not reference org(id)".into()),
-                Some(k) if k.on_delete != Some(ReferentialAction::Restrict) => fail(
+                Some(k)
+                    if k.on_delete != Some(ReferentialAction::Restrict)
+                        && !(index_table && k.on_delete == Some(ReferentialAction::Cascade)) =>
+                {
+                    fail(
                     rules::TENANT_ORG_ID,
-                    "the org(id) reference is not ON DELETE RESTRICT".into(),
-                ),
+                        "the org(id) reference is not ON DELETE RESTRICT".into(),
+                    )
+                }
                 Some(_) => {}
             }
         }
@@ -624,6 +637,15 @@ fn check_tenant_table(t: &Table) -> Vec<(&'static str, String)> {
         }
     }
 
+    if index_table {
+        if !t.rls_enabled || t.rls_forced || t.org_policy {
+            fail(
+                rules::TENANT_RLS,
+                "an index table has row-level security enabled, not forced, with no policy".into(),
+            );
+        }
+        return out;
+    }
     let mut rls_missing = Vec::new();
     if !t.rls_enabled {
         rls_missing.push("ENABLE ROW LEVEL SECURITY");

@@ -260,3 +260,36 @@ fn the_failing_fixture_set_is_a_valid_set() {
         .collect();
     assert_eq!(names, ["0001_ok", "0002_fails"]);
 }
+
+/// An index table (`INDEX_TABLES`) as 0008 makes one: the tenant rules but
+/// row-level security enabled, not forced, with no policy.
+const INDEX_TABLE: &str = "
+CREATE TABLE partner_terms (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    org_id uuid NOT NULL REFERENCES org(id) ON DELETE CASCADE,
+    term text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (org_id, term)
+);
+CREATE TRIGGER partner_terms_set_updated_at BEFORE UPDATE ON partner_terms
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+ALTER TABLE partner_terms ENABLE ROW LEVEL SECURITY;
+";
+
+#[test]
+fn index_tables_are_readable_only_by_their_owner() {
+    assert_eq!(lint(INDEX_TABLE), Vec::<Finding>::new());
+    let rls = |sql: &str| -> Vec<&'static str> { lint(sql).iter().map(|f| f.rule).collect() };
+    let forced = format!("{INDEX_TABLE}ALTER TABLE partner_terms FORCE ROW LEVEL SECURITY;");
+    assert_eq!(rls(&forced), [rules::TENANT_RLS]);
+    let with_policy = format!(
+        "{INDEX_TABLE}CREATE POLICY p ON partner_terms USING (org_id = nullif(current_setting('app.org_id', true), '')::uuid);"
+    );
+    assert_eq!(rls(&with_policy), [rules::TENANT_RLS]);
+    let disabled = INDEX_TABLE.replace("ALTER TABLE partner_terms ENABLE ROW LEVEL SECURITY;", "");
+    assert_eq!(rls(&disabled), [rules::TENANT_RLS]);
+    // Any other tenant table must still restrict the org's deletion.
+    let cascading = GOOD.replacen("ON DELETE RESTRICT", "ON DELETE CASCADE", 1);
+    assert_eq!(rls(&cascading), [rules::TENANT_ORG_ID]);
+}

@@ -889,6 +889,141 @@ fn search_finds_names_despite_case_and_typos_best_first() {
     assert_eq!(body["next_cursor"], Value::Null);
 }
 
+/// The words of `org`'s partner names in the search index (as the owner
+/// sees it: the app role cannot read it).
+fn indexed_terms(org: &str) -> Vec<String> {
+    app_db()
+        .query(
+            "SELECT term FROM partner_terms WHERE org_id = $1::text::uuid ORDER BY term",
+            &[&org],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[test]
+fn search_by_words_follows_every_write_and_falls_back_to_the_nearest_names() {
+    let app = app();
+    let t = app.new_tenant();
+    let c = company_of(app, &t);
+    let long = "Northern Lights Renewable Energy Cooperative Society";
+    let p = app.partner(&t, &c, long, "customer");
+    let id = id_of(&p);
+    // Too long a name for its whole-name similarity to pass `%`: only the
+    // word index finds it by one of its words.
+    let whole: f32 = app_db()
+        .query_one("SELECT similarity(lower($1), 'society')", &[&long])
+        .unwrap()
+        .get(0);
+    assert!(whole < 0.3, "similarity {whole}");
+    for q in [
+        "society",
+        "Socety",
+        "coop",
+        "northern%20energy",
+        "ENERGY%20lights",
+    ] {
+        assert_eq!(
+            app.partner_names(&t.access, &format!("q={q}")),
+            [long],
+            "q={q}"
+        );
+    }
+    // Every word must be there: a word no name has leaves only the nearest
+    // whole names, and this one is not near enough.
+    assert!(
+        app.partner_names(&t.access, "q=society%20zebrafish")
+            .is_empty()
+    );
+
+    // A rename reindexes the name; words no name uses any more leave.
+    let renamed = "Southern Lights Renewable Energy Cooperative Association";
+    let etag = app.partner_etag(&t.access, id);
+    let resp = app.patch_partner(&t.access, id, Some(&etag), &json!({"name": renamed}));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert!(app.partner_names(&t.access, "q=society").is_empty());
+    assert_eq!(app.partner_names(&t.access, "q=association"), [renamed]);
+    let terms = indexed_terms(&t.org_id);
+    assert!(terms.contains(&"association".to_owned()), "{terms:?}");
+    assert!(!terms.contains(&"society".to_owned()), "{terms:?}");
+    assert!(!terms.contains(&"northern".to_owned()), "{terms:?}");
+
+    // A deleted partner leaves the index, and its words with it.
+    let path = format!("/v1/partners/{id}");
+    assert_eq!(
+        app.send_as("DELETE", &path, &t.access, &[], None).status,
+        204
+    );
+    assert!(app.partner_names(&t.access, "q=association").is_empty());
+    assert_eq!(indexed_terms(&t.org_id), Vec::<String>::new());
+    let left: i64 = app_db()
+        .query_one(
+            "SELECT count(*) FROM partner_names WHERE org_id = $1::text::uuid",
+            &[&t.org_id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+
+    // More names hold the word than are ranked by words (500): the page is
+    // the nearest names by trigram distance instead, best first.
+    app_db()
+        .execute(
+            "INSERT INTO partners (org_id, company_id, name, kind) \
+             SELECT $1::text::uuid, $2::text::uuid, 'Bulk Trading ' || g, 'customer' \
+             FROM generate_series(1, 501) AS g",
+            &[&t.org_id, &c],
+        )
+        .unwrap();
+    app.partner(&t, &c, "Bulk", "supplier");
+    let broad = app.partner_names(&t.access, "q=bulk&limit=20");
+    assert_eq!(broad.len(), 20, "{broad:?}");
+    assert_eq!(broad[0], "Bulk", "the exact name first: {broad:?}");
+    let suppliers = app.partner_names(&t.access, "q=bulk&kind=supplier");
+    assert_eq!(
+        suppliers,
+        ["Bulk"],
+        "filters apply to the nearest names too"
+    );
+}
+
+#[test]
+fn the_app_role_cannot_read_the_search_index() {
+    let app = app();
+    let t = app.new_tenant();
+    let c = company_of(app, &t);
+    app.partner(&t, &c, &unique("indexed"), "customer");
+    for table in ["partner_names", "partner_terms"] {
+        let mut db = app_db();
+        let mut tx = db.transaction().unwrap();
+        tx.batch_execute("SET LOCAL ROLE plinth_app").unwrap();
+        tx.execute("SELECT set_config('app.org_id', $1, true)", &[&t.org_id])
+            .unwrap();
+        let err = tx
+            .query(&format!("SELECT * FROM {table}"), &[])
+            .expect_err("no grant on an index table");
+        assert_eq!(
+            err.code(),
+            Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{table}: {err}"
+        );
+    }
+    // The matching function answers nothing without an org.
+    let mut db = app_db();
+    let mut tx = db.transaction().unwrap();
+    tx.batch_execute("SET LOCAL ROLE plinth_app").unwrap();
+    let found: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM plinth_partner_matches('indexed', 500)",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(found, 0);
+}
+
 #[test]
 fn a_company_with_partners_is_not_deleted() {
     let app = app();

@@ -59,6 +59,13 @@ const SCENARIOS: &[(&str, &str, Auth)] = &[
         "/v1/partners?q=acme%20logistcs%20gmbh&limit=50",
         Auth::Partners,
     ),
+    // One word that 12,500 names hold: more than are ranked by words, so the
+    // trigram distance index ranks it.
+    (
+        "partners-search-broad",
+        "/v1/partners?q=gmbh&limit=50",
+        Auth::Partners,
+    ),
     // Last: its rows are cleared by the next run's seed, not by this one.
     ("partners-create", "/v1/partners", Auth::PartnersCreate),
 ];

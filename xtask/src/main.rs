@@ -39,6 +39,7 @@ usage: cargo xtask <command>
                       build, start services, run the workspace tests against them
   bench [scenario...] [--duration 10s] [--connections 32] [--app devhost|spin] [--install]
                       wrk against tests/apps/bench; scenarios: health-live noop pg redis jwt all orgs-current login refresh
+                      partners-list partners-search partners-search-broad partners-create
   lint-migrations     check migrations/ against the schema conventions
   manifest --hosts <env file> [-f spin.toml] [-o <file>]
                       spin.toml for hosted Spin: concrete hosts in allowed_outbound_hosts

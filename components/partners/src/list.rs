@@ -168,21 +168,35 @@ fn to_json<T: Serialize>(page: Page<T>) -> Result<(Value, bool), Error> {
     Ok((body, empty))
 }
 
-// The `$7` names nearest to `q` by trigram distance (`<->`, 1 - similarity),
-// read in that order from the GiST index on (org_id, lower(name)); of those,
-// the ones similar enough (`%`: `pg_trgm.similarity_threshold`, 0.3 by
-// default), best first. A `%` in the inner WHERE would not use any index under
-// row-level security (it is not leakproof), and would read the whole org.
+/// How many names holding every word of `q` are ranked; a query that more
+/// names match is ranked by trigram distance instead.
+const MAX_WORD_MATCHES: i32 = 500;
+
+// Names holding every word of `q` (as typed, as a prefix, or as a typo of a
+// word in the org's names: `plinth_partner_matches`, migration 0008, reads a
+// GIN word index the app role could not use under row-level security), best
+// match first. When no name holds them all, or more than MAX_WORD_MATCHES
+// do, the `$7` names nearest to `q` by trigram distance (`<->`, read in that
+// order from the GiST index on (org_id, lower(name))) that are similar
+// enough (`%`: `pg_trgm.similarity_threshold`, 0.3 by default). The rows are
+// read under the caller's row-level security either way.
 const SEARCH: &str = concat!(
-    "SELECT ",
+    "WITH matched AS (SELECT ",
     columns!(),
-    " FROM (SELECT ",
+    ", similarity(lower(name), lower($6::text)) AS score FROM partners WHERE ",
+    filters!(),
+    " AND id IN (SELECT m FROM plinth_partner_matches($6::text, $8) AS m)) \
+     SELECT ",
+    columns!(),
+    " FROM (SELECT * FROM matched UNION ALL SELECT ",
+    columns!(),
+    ", similarity(lower(name), lower($6::text)) FROM (SELECT ",
     columns!(),
     " FROM partners WHERE ",
     filters!(),
     " ORDER BY lower(name) <-> lower($6::text) LIMIT $7) nearest \
-     WHERE lower(name) % lower($6::text) \
-     ORDER BY similarity(lower(name), lower($6::text)) DESC, name, id"
+     WHERE NOT EXISTS (SELECT 1 FROM matched) AND lower(name) % lower($6::text)) found \
+     ORDER BY score DESC, name, id LIMIT $7"
 );
 
 /// The `limit` best matches of `q` among the names the filters leave.
@@ -203,6 +217,7 @@ fn search(
     let mut params = Vec::from(filters);
     params.push(Param::from(q));
     params.push(Param::Int64(i64::from(limit)));
+    params.push(Param::Int32(MAX_WORD_MATCHES));
     let (_, items) = ctx.tenant_read::<Partner>(Permission::PartnersRead, SEARCH, &params)?;
     Ok(Page {
         items,
@@ -228,5 +243,6 @@ mod tests {
         ));
         assert!(LIST_NAME.ends_with("ORDER BY name ASC, id ASC LIMIT $8"));
         assert!(SEARCH.contains("ORDER BY lower(name) <-> lower($6::text) LIMIT $7) nearest"));
+        assert!(SEARCH.contains("plinth_partner_matches($6::text, $8)"));
     }
 }

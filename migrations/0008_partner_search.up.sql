@@ -52,6 +52,8 @@ CREATE TABLE partner_terms (
 -- an operator class.)
 CREATE EXTENSION IF NOT EXISTS btree_gin;
 CREATE INDEX partner_names_terms_idx ON partner_names USING gin (org_id, terms);
+-- Names equal to the query, which a broad query must not leave out.
+CREATE INDEX partner_names_name_idx ON partner_names (org_id, name);
 DO $$
 BEGIN
     CREATE INDEX partner_terms_term_trgm_idx ON partner_terms
@@ -115,8 +117,8 @@ CREATE TRIGGER partners_names_sync AFTER INSERT OR DELETE OR UPDATE OF name, com
 -- a prefix (from 2 letters), or as a typo (trigram similarity over
 -- pg_trgm.similarity_threshold) of a word in the org's names: of the request's org
 -- (app.org_id) and company limit (app.company_ids), as the partners policy reads them.
--- Nothing when no name has them all, or when more than p_max do (a query that broad is
--- ranked by the caller's trigram distance index instead). The first 8 words count.
+-- At most p_max of them (for a query that broad, which ones is the index's order) and
+-- every name equal to p_query. The first 8 words count.
 CREATE FUNCTION plinth_partner_matches(p_query text, p_max integer) RETURNS SETOF uuid
 LANGUAGE plpgsql STABLE SECURITY DEFINER ROWS 50
 SET search_path = pg_catalog, public AS $$
@@ -148,11 +150,14 @@ BEGIN
     END IF;
     EXECUTE format(
         'SELECT ARRAY(SELECT partner_id FROM partner_names WHERE org_id = $1'
-        ' AND ($2::uuid[] IS NULL OR company_id = ANY ($2))%s LIMIT $3 + 1)', conditions)
+        ' AND ($2::uuid[] IS NULL OR company_id = ANY ($2))%s LIMIT $3)', conditions)
         INTO found USING org, companies, p_max;
-    IF cardinality(found) <= p_max THEN
-        RETURN QUERY SELECT unnest(found);
-    END IF;
+    RETURN QUERY
+        SELECT unnest(found)
+        UNION
+        SELECT partner_id FROM partner_names
+        WHERE org_id = org AND name = lower(p_query)
+          AND (companies IS NULL OR company_id = ANY (companies));
 END
 $$;
 

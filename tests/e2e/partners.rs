@@ -967,8 +967,8 @@ fn search_by_words_follows_every_write_and_falls_back_to_the_nearest_names() {
         .get(0);
     assert_eq!(left, 0);
 
-    // More names hold the word than are ranked by words (500): the page is
-    // the nearest names by trigram distance instead, best first.
+    // More names hold the word than are ranked (500): the page is still
+    // names holding it, and a name equal to the query is never left out.
     app_db()
         .execute(
             "INSERT INTO partners (org_id, company_id, name, kind) \
@@ -981,6 +981,7 @@ fn search_by_words_follows_every_write_and_falls_back_to_the_nearest_names() {
     let broad = app.partner_names(&t.access, "q=bulk&limit=20");
     assert_eq!(broad.len(), 20, "{broad:?}");
     assert_eq!(broad[0], "Bulk", "the exact name first: {broad:?}");
+    assert!(broad.iter().all(|n| n.starts_with("Bulk")), "{broad:?}");
     let suppliers = app.partner_names(&t.access, "q=bulk&kind=supplier");
     assert_eq!(
         suppliers,

@@ -59,8 +59,7 @@ const SCENARIOS: &[(&str, &str, Auth)] = &[
         "/v1/partners?q=acme%20logistcs%20gmbh&limit=50",
         Auth::Partners,
     ),
-    // One word that 12,500 names hold: more than are ranked by words, so the
-    // trigram distance index ranks it.
+    // One word that 12,500 names hold: more than are ranked (500).
     (
         "partners-search-broad",
         "/v1/partners?q=gmbh&limit=50",

@@ -168,18 +168,18 @@ fn to_json<T: Serialize>(page: Page<T>) -> Result<(Value, bool), Error> {
     Ok((body, empty))
 }
 
-/// How many names holding every word of `q` are ranked; a query that more
-/// names match is ranked by trigram distance instead.
+/// How many names holding every word of `q` are ranked (and any name equal
+/// to `q`): a query that broad is ranked among that many of its names.
 const MAX_WORD_MATCHES: i32 = 500;
 
 // Names holding every word of `q` (as typed, as a prefix, or as a typo of a
 // word in the org's names: `plinth_partner_matches`, migration 0008, reads a
 // GIN word index the app role could not use under row-level security), best
-// match first. When no name holds them all, or more than MAX_WORD_MATCHES
-// do, the `$7` names nearest to `q` by trigram distance (`<->`, read in that
-// order from the GiST index on (org_id, lower(name))) that are similar
-// enough (`%`: `pg_trgm.similarity_threshold`, 0.3 by default). The rows are
-// read under the caller's row-level security either way.
+// match first. When no name holds them all, the `$7` names nearest to `q` by
+// trigram distance (`<->`, read in that order from the GiST index on
+// (org_id, lower(name))) that are similar enough (`%`:
+// `pg_trgm.similarity_threshold`, 0.3 by default). The rows are read under
+// the caller's row-level security either way.
 const SEARCH: &str = concat!(
     "WITH matched AS (SELECT ",
     columns!(),

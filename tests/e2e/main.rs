@@ -25,5 +25,6 @@ mod orgs;
 mod partners;
 mod platform_writes;
 mod reload;
+mod resources;
 mod schema;
 mod walkthrough;

@@ -2,11 +2,12 @@
 
 use plinth_platform::audit::{self, Event};
 use plinth_platform::auth::Permission;
+use plinth_platform::etag::respond;
 use plinth_platform::{Error, HandlerResult, Param, RequestCtx, ResultExt, TenantTx};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::company::{self, Company, NAME_KEY, columns};
+use crate::company::{Company, NAME_KEY, columns};
 use crate::input::{self, Address};
 
 #[derive(Deserialize)]
@@ -76,8 +77,7 @@ pub fn create(ctx: &RequestCtx) -> HandlerResult {
         )?;
         Ok(company)
     })?;
-    Ok(company::respond(201, &company)?
-        .with_header("location", format!("/v1/companies/{}", company.id)))
+    Ok(respond(201, &company)?.with_header("location", format!("/v1/companies/{}", company.id)))
 }
 
 // The org's default currency, as `settings::effective` reads it.

@@ -9,11 +9,11 @@ use plinth_platform::audit::{self, Event};
 use plinth_platform::auth::Permission;
 use plinth_platform::domain::CompanyId;
 use plinth_platform::error::Blocking;
+use plinth_platform::etag::Versioned;
 use plinth_platform::{
     Error, HandlerResult, Param, RequestCtx, Response, TenantTx, check_if_match,
 };
 
-use crate::company;
 use crate::update::lock;
 
 enum Outcome {
@@ -25,7 +25,7 @@ enum Outcome {
 /// `If-Match` was given and the company changed since; 409 listing what
 /// still refers to it.
 pub fn delete(ctx: &RequestCtx) -> HandlerResult {
-    let id = company::path_id(ctx)?;
+    let id: CompanyId = ctx.path_id("id")?;
     let if_match = ctx.header("if-match");
     let outcome = ctx.tenant_as(Permission::CompaniesDelete, |tx, _| {
         let current = lock(tx, &id)?.ok_or(Error::NotFound)?;

@@ -1,16 +1,15 @@
 //! `PATCH /v1/companies/{id}`: change some fields of a company (member and
 //! up), guarded by `If-Match`.
 
-use plinth_platform::audit::{self, Event};
 use plinth_platform::auth::Permission;
 use plinth_platform::domain::CompanyId;
-use plinth_platform::{
-    Error, FieldError, Given, HandlerResult, Param, RequestCtx, ResultExt, TenantTx, check_if_match,
-};
+use plinth_platform::etag::respond;
+use plinth_platform::patch::{Patch, nothing_to_change};
+use plinth_platform::{Error, Given, HandlerResult, Param, RequestCtx, ResultExt, TenantTx};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::company::{self, Company, NAME_KEY, columns};
+use crate::company::{Company, NAME_KEY, columns};
 use crate::input::{self, Address};
 
 #[derive(Deserialize)]
@@ -53,11 +52,7 @@ impl TryFrom<Body> for Change {
 
     fn try_from(body: Body) -> Result<Self, Error> {
         let change = Self {
-            name: body
-                .name
-                .required("name")?
-                .map(|v| input::name(&v))
-                .transpose()?,
+            name: body.name.required_with("name", |v| input::name(&v))?,
             legal_name: body.legal_name.clearable_with(|v| input::legal_name(&v))?,
             tax_id: body.tax_id.clearable_with(|v| input::tax_id(&v))?,
             country: body
@@ -65,26 +60,15 @@ impl TryFrom<Body> for Change {
                 .clearable_with(|v| input::country("country", &v))?,
             currency: body
                 .currency
-                .required("currency")?
-                .map(|v| input::currency(&v))
-                .transpose()?,
+                .required_with("currency", |v| input::currency(&v))?,
             address: body.address.clearable_with(Address::parse)?,
             status: body
                 .status
-                .required("status")?
-                .map(|v| input::status("status", &v))
-                .transpose()?,
-            metadata: body
-                .metadata
-                .required("metadata")?
-                .map(input::metadata)
-                .transpose()?,
+                .required_with("status", |v| input::status("status", &v))?,
+            metadata: body.metadata.required_with("metadata", input::metadata)?,
         };
         if change.is_empty() {
-            return Err(Error::Validation(vec![FieldError::new(
-                "body",
-                "give at least one field to change",
-            )]));
+            return Err(nothing_to_change());
         }
         Ok(change)
     }
@@ -137,22 +121,22 @@ impl Change {
 /// and its new `ETag`; 428 without `If-Match`, 412 when the company changed
 /// since that `ETag`, 409 naming `name` when another company has the name.
 pub fn update(ctx: &RequestCtx) -> HandlerResult {
-    let id = company::path_id(ctx)?;
+    let id: CompanyId = ctx.path_id("id")?;
     let change = Change::try_from(ctx.json::<Body>()?)?;
-    let if_match = ctx.header("if-match");
-    let company = ctx.tenant_as(Permission::CompaniesWrite, |tx, _| {
-        let current = lock(tx, &id)?.ok_or(Error::NotFound)?;
-        check_if_match(if_match, &current.etag(), true).into_result()?;
-        let next = write(tx, &change.apply(&current))?;
-        if let Some(event) =
-            Event::changed("company.updated", "company", &next.id, &current, &next)?
-        {
-            audit::record(ctx, tx, event)?;
-        }
-        Ok(next)
-    })?;
-    company::respond(200, &company)
+    let company = ctx.patch_under_if_match(
+        &PATCH,
+        |tx| lock(tx, &id),
+        |current| change.apply(current),
+        write,
+    )?;
+    respond(200, &company)
 }
+
+const PATCH: Patch = Patch {
+    permission: Permission::CompaniesWrite,
+    action: "company.updated",
+    entity_type: "company",
+};
 
 pub const LOCK: &str = concat!(
     "SELECT ",

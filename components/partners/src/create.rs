@@ -4,6 +4,7 @@
 use plinth_platform::audit::{self, Event};
 use plinth_platform::auth::Permission;
 use plinth_platform::domain::CompanyId;
+use plinth_platform::etag::respond;
 use plinth_platform::{Error, FieldError, HandlerResult, Param, RequestCtx, TenantTx};
 use serde::Deserialize;
 
@@ -95,7 +96,7 @@ pub fn create(ctx: &RequestCtx) -> HandlerResult {
 /// `POST /v1/companies/{company_id}/partners`: the same, with the company
 /// from the path, so an unknown one (or another org's) is a 404.
 pub fn create_for_company(ctx: &RequestCtx) -> HandlerResult {
-    let company = partner::path_company(ctx)?;
+    let company: CompanyId = ctx.path_id("company_id")?;
     let new = NewPartner::parse(ctx.json::<Body>()?, Some(company))?;
     insert_and_respond(ctx, new, Error::NotFound)
 }
@@ -115,8 +116,7 @@ fn insert_and_respond(ctx: &RequestCtx, new: NewPartner, unknown_company: Error)
         })
         .map_err(|err| partner::if_company_key(err, unknown_company));
     let partner = partner::on_write(partner)?;
-    Ok(partner::respond(201, &partner)?
-        .with_header("location", format!("/v1/partners/{}", partner.id)))
+    Ok(respond(201, &partner)?.with_header("location", format!("/v1/partners/{}", partner.id)))
 }
 
 const INSERT: &str = concat!(

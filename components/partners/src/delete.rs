@@ -6,17 +6,17 @@ use plinth_platform::audit::{self, Event};
 use plinth_platform::auth::Permission;
 use plinth_platform::domain::PartnerId;
 use plinth_platform::error::Blocking;
+use plinth_platform::etag::Versioned;
 use plinth_platform::{
     Error, HandlerResult, Param, RequestCtx, Response, TenantTx, check_if_match,
 };
 
-use crate::partner;
 use crate::update::lock;
 
 /// `DELETE /v1/partners/{id}`: 204; 404 for no such partner; 412 when an
 /// `If-Match` was given and the partner changed since.
 pub fn delete(ctx: &RequestCtx) -> HandlerResult {
-    let id = partner::path_id(ctx)?;
+    let id: PartnerId = ctx.path_id("id")?;
     let if_match = ctx.header("if-match");
     ctx.tenant_as(Permission::PartnersDelete, |tx, _| {
         let current = lock(tx, &id)?.ok_or(Error::NotFound)?;

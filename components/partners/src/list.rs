@@ -4,27 +4,13 @@
 
 use plinth_platform::auth::Permission;
 use plinth_platform::domain::CompanyId;
-use plinth_platform::page::{MAX_LIMIT, Order};
-use plinth_platform::{Error, HandlerResult, Page, PageRequest, Param, RequestCtx, json};
-use serde::Serialize;
+use plinth_platform::order_sql;
+use plinth_platform::page::{OrderSql, Search};
+use plinth_platform::{Error, HandlerResult, Page, PageRequest, Param, RequestCtx};
 use serde::de::IgnoredAny;
-use serde_json::Value;
 
 use crate::input;
-use crate::partner::{self, Partner, columns};
-
-/// Longest search text, in characters.
-const MAX_Q_CHARS: usize = 200;
-
-/// The page query of `order`.
-fn order_sql(order: Order) -> &'static str {
-    match order {
-        Order::Name => LIST_NAME,
-        Order::NameDesc => LIST_NAME_DESC,
-        Order::CreatedAt => LIST_CREATED,
-        Order::CreatedAtDesc => LIST_CREATED_DESC,
-    }
-}
+use crate::partner::{Partner, columns};
 
 /// The filters, `$2`–`$5`, each NULL when not asked for. `kind=customer`
 /// (or `supplier`) also finds the partners that are `both`.
@@ -37,37 +23,8 @@ macro_rules! filters {
     };
 }
 
-/// A page query: the filters, `$6`/`$7` the cursor, `$8` the limit;
-/// `$after` is the cursor's sort key as the column's type. Descending
-/// orders compare the other way.
-macro_rules! list_sql {
-    ($key:literal, $after:expr, $cmp:literal, $dir:literal) => {
-        concat!(
-            "SELECT ",
-            columns!(),
-            " FROM partners WHERE ",
-            filters!(),
-            " AND ($6::text IS NULL OR (",
-            $key,
-            ", id) ",
-            $cmp,
-            " (",
-            $after,
-            ", $7::text::uuid)) ORDER BY ",
-            $key,
-            " ",
-            $dir,
-            ", id ",
-            $dir,
-            " LIMIT $8"
-        )
-    };
-}
-
-const LIST_NAME: &str = list_sql!("name", "$6::text", ">", "ASC");
-const LIST_NAME_DESC: &str = list_sql!("name", "$6::text", "<", "DESC");
-const LIST_CREATED: &str = list_sql!("created_at", "$6::text::timestamptz", ">", "ASC");
-const LIST_CREATED_DESC: &str = list_sql!("created_at", "$6::text::timestamptz", "<", "DESC");
+/// The page queries: the filters, `$6`/`$7` the cursor, `$8` the limit.
+const PAGES: OrderSql = order_sql!(columns!(), "partners", filters!(), 6, 7, 8);
 
 /// The filter parameters of a request, as `$2`–`$5`.
 fn filter_params(ctx: &RequestCtx, company: Option<CompanyId>) -> Result<[Param; 4], Error> {
@@ -102,17 +59,16 @@ fn filter_params(ctx: &RequestCtx, company: Option<CompanyId>) -> Result<[Param;
 /// `GET /v1/partners?kind=&status=&company_id=&tag=&sort=&limit=&cursor=`,
 /// or with `q=` the best matches of the name first (one page: no `cursor`).
 pub fn list(ctx: &RequestCtx) -> HandlerResult {
-    let (body, _) = page(ctx, None)?;
-    respond(&body)
+    page(ctx, None)?.respond()
 }
 
 /// `GET /v1/companies/{company_id}/partners`: the list of one company; 404
 /// when the org has no such company. An empty page is the one case that
 /// needs a second look, to tell a company without (more) partners from none.
 pub fn list_for_company(ctx: &RequestCtx) -> HandlerResult {
-    let company = partner::path_company(ctx)?;
-    let (body, empty) = page(ctx, Some(company))?;
-    if empty {
+    let company: CompanyId = ctx.path_id("company_id")?;
+    let page = page(ctx, Some(company))?;
+    if page.items.is_empty() {
         let (_, found) = ctx.tenant_read::<IgnoredAny>(
             Permission::PartnersRead,
             COMPANY,
@@ -122,50 +78,22 @@ pub fn list_for_company(ctx: &RequestCtx) -> HandlerResult {
             return Err(Error::NotFound);
         }
     }
-    respond(&body)
+    page.respond()
 }
 
 const COMPANY: &str = "SELECT id FROM companies WHERE org_id = $1 AND id = $2::text::uuid";
 
-fn respond(body: &Value) -> HandlerResult {
-    Ok(json(200, body)?.with_header("cache-control", "private, no-cache"))
-}
-
-/// The page (one of the four orders, or the matches of `q`) as JSON, and
-/// whether it has no items.
-fn page(ctx: &RequestCtx, company: Option<CompanyId>) -> Result<(Value, bool), Error> {
+/// The page: in one of the four orders, or the matches of `q`.
+fn page(ctx: &RequestCtx, company: Option<CompanyId>) -> Result<Page<Partner>, Error> {
     let page = PageRequest::from_query(ctx)?;
     let params = filter_params(ctx, company)?;
-    let sort = ctx.query_param("sort")?;
-    match ctx.query_param("q")? {
-        Some(q) => {
-            if sort.is_some() {
-                return Err(Error::field("sort", "search results are ordered by match"));
-            }
-            if page.after().is_some() {
-                return Err(Error::field("cursor", "search results are one page"));
-            }
-            to_json(search(ctx, params, &q, page.limit())?)
-        }
-        None => {
-            let order = Order::parse(sort.as_deref())?;
-            to_json(ctx.tenant_page_in::<Partner>(
-                Permission::PartnersRead,
-                order,
-                order_sql(order),
-                &params,
-                &page,
-            )?)
-        }
-    }
-}
-
-/// The page as JSON, and whether it has no items.
-fn to_json<T: Serialize>(page: Page<T>) -> Result<(Value, bool), Error> {
-    let empty = page.items.is_empty();
-    let body = serde_json::to_value(page)
-        .map_err(|err| Error::internal_from("serialize the page", &err))?;
-    Ok((body, empty))
+    ctx.tenant_list(
+        Permission::PartnersRead,
+        page.listing(ctx)?,
+        &PAGES,
+        &params,
+        |found| search(ctx, params.clone(), found),
+    )
 }
 
 /// How many names holding every word of `q` are ranked (and any name equal
@@ -200,29 +128,13 @@ const SEARCH: &str = concat!(
 );
 
 /// The `limit` best matches of `q` among the names the filters leave.
-fn search(
-    ctx: &RequestCtx,
-    filters: [Param; 4],
-    q: &str,
-    limit: u16,
-) -> Result<Page<Partner>, Error> {
-    let q = q.trim();
-    if q.is_empty() || q.chars().count() > MAX_Q_CHARS {
-        return Err(Error::field(
-            "q",
-            format!("must be 1-{MAX_Q_CHARS} characters"),
-        ));
-    }
-    debug_assert!(limit <= MAX_LIMIT);
+fn search(ctx: &RequestCtx, filters: [Param; 4], found: &Search) -> Result<Page<Partner>, Error> {
     let mut params = Vec::from(filters);
-    params.push(Param::from(q));
-    params.push(Param::Int64(i64::from(limit)));
+    params.push(Param::from(found.q()));
+    params.push(Param::Int64(i64::from(found.limit())));
     params.push(Param::Int32(MAX_WORD_MATCHES));
     let (_, items) = ctx.tenant_read::<Partner>(Permission::PartnersRead, SEARCH, &params)?;
-    Ok(Page {
-        items,
-        next_cursor: None,
-    })
+    Ok(Page::only(items))
 }
 
 #[cfg(test)]
@@ -230,18 +142,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sorts() {
-        assert_eq!(Order::parse(None).unwrap(), Order::Name);
-        assert_eq!(
-            Order::parse(Some("-created_at")).unwrap(),
-            Order::CreatedAtDesc
-        );
-        assert_eq!(Order::parse(Some("name desc")).unwrap_err().status(), 422);
-        assert!(LIST_CREATED_DESC.contains(
+    fn queries() {
+        assert!(PAGES.created_at_desc.contains(
             "(created_at, id) < ($6::text::timestamptz, $7::text::uuid)) \
              ORDER BY created_at DESC, id DESC LIMIT $8"
         ));
-        assert!(LIST_NAME.ends_with("ORDER BY name ASC, id ASC LIMIT $8"));
+        assert!(PAGES.name.ends_with("ORDER BY name ASC, id ASC LIMIT $8"));
         assert!(SEARCH.contains("ORDER BY lower(name) <-> lower($6::text) LIMIT $7) nearest"));
         assert!(SEARCH.contains("plinth_partner_matches($6::text, $8)"));
     }

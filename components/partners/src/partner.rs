@@ -1,9 +1,9 @@
 //! A partner as the routes show it: [`Partner`], the row every statement
-//! returns, its `ETag`, and the response that carries both.
+//! returns (its `ETag` and pages are the platform's, `named_row!`), and the
+//! constraints its writes map to fields.
 
-use plinth_platform::domain::{CompanyId, PartnerId};
 use plinth_platform::error::ConstraintKind;
-use plinth_platform::{ETag, Error, HandlerResult, RequestCtx, ResultExt, json};
+use plinth_platform::{Error, ResultExt};
 use serde::{Deserialize, Serialize};
 
 use crate::input::Address;
@@ -36,30 +36,9 @@ pub struct Partner {
     pub updated_at: String,
 }
 
-impl Partner {
-    /// Changes on every write: the trigger sets `updated_at` on each update.
-    pub fn etag(&self) -> ETag {
-        ETag::of(&format!("{} {}", self.updated_at, self.id))
-    }
-}
-
-/// `status` with the partner and its `ETag`, and no shared caching.
-pub fn respond(status: u16, partner: &Partner) -> HandlerResult {
-    Ok(json(status, partner)?
-        .with_header("etag", partner.etag().to_header())
-        .with_header("cache-control", "private, no-cache"))
-}
-
-/// The partner id of the route's `:id`; a malformed one is no partner
-/// (404), like another org's.
-pub fn path_id(ctx: &RequestCtx) -> Result<PartnerId, Error> {
-    PartnerId::parse(ctx.param("id")?).map_err(|_| Error::NotFound)
-}
-
-/// The company of the route's `:company_id`; a malformed one is no company.
-pub fn path_company(ctx: &RequestCtx) -> Result<CompanyId, Error> {
-    CompanyId::parse(ctx.param("company_id")?).map_err(|_| Error::NotFound)
-}
+// The trigger sets `updated_at` on each update, so the `ETag` changes on
+// every write.
+plinth_platform::named_row!(Partner);
 
 /// The composite foreign key `(org_id, company_id)` → `companies (org_id, id)`:
 /// it refuses a company of another org as firmly as an unknown one.
@@ -90,16 +69,4 @@ pub fn on_write<T>(result: Result<T, Error>) -> Result<T, Error> {
     result
         .map_err(|err| if_company_key(err, unknown_company()))
         .on_constraint(EXTERNAL_REF_KEY, "external_ref")
-}
-
-impl plinth_platform::page::Listed for Partner {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn created_at(&self) -> &str {
-        &self.created_at
-    }
 }

@@ -1,12 +1,11 @@
 //! `PATCH /v1/partners/{id}`: change some fields of a partner (member and
 //! up), guarded by `If-Match`.
 
-use plinth_platform::audit::{self, Event};
 use plinth_platform::auth::Permission;
 use plinth_platform::domain::{CompanyId, PartnerId};
-use plinth_platform::{
-    Error, FieldError, Given, HandlerResult, Param, RequestCtx, TenantTx, check_if_match,
-};
+use plinth_platform::etag::respond;
+use plinth_platform::patch::{Patch, nothing_to_change};
+use plinth_platform::{Error, Given, HandlerResult, Param, RequestCtx, TenantTx};
 use serde::Deserialize;
 
 use crate::input::{self, Address};
@@ -62,16 +61,10 @@ impl TryFrom<Body> for Change {
     fn try_from(body: Body) -> Result<Self, Error> {
         let change = Self {
             company_id: body.company_id.required("company_id")?,
-            name: body
-                .name
-                .required("name")?
-                .map(|v| input::name(&v))
-                .transpose()?,
+            name: body.name.required_with("name", |v| input::name(&v))?,
             kind: body
                 .kind
-                .required("kind")?
-                .map(|v| input::kind("kind", &v))
-                .transpose()?,
+                .required_with("kind", |v| input::kind("kind", &v))?,
             email: body.email.clearable_with(|v| input::email(&v))?,
             phone: body.phone.clearable_with(|v| input::phone(&v))?,
             tax_id: body.tax_id.clearable_with(|v| input::tax_id(&v))?,
@@ -79,19 +72,14 @@ impl TryFrom<Body> for Change {
             external_ref: body
                 .external_ref
                 .clearable_with(|v| input::external_ref(&v))?,
-            tags: body.tags.required("tags")?.map(input::tags).transpose()?,
+            tags: body.tags.required_with("tags", input::tags)?,
             notes: body.notes.clearable_with(input::notes)?,
             status: body
                 .status
-                .required("status")?
-                .map(|v| input::status("status", &v))
-                .transpose()?,
+                .required_with("status", |v| input::status("status", &v))?,
         };
         if change.is_empty() {
-            return Err(Error::Validation(vec![FieldError::new(
-                "body",
-                "give at least one field to change",
-            )]));
+            return Err(nothing_to_change());
         }
         Ok(change)
     }
@@ -157,22 +145,22 @@ impl Change {
 /// since that `ETag`, 422 naming `company_id` for a company the org does
 /// not have, 409 naming `external_ref` when the company has it already.
 pub fn update(ctx: &RequestCtx) -> HandlerResult {
-    let id = partner::path_id(ctx)?;
+    let id: PartnerId = ctx.path_id("id")?;
     let change = Change::try_from(ctx.json::<Body>()?)?;
-    let if_match = ctx.header("if-match");
-    let partner = partner::on_write(ctx.tenant_as(Permission::PartnersWrite, |tx, _| {
-        let current = lock(tx, &id)?.ok_or(Error::NotFound)?;
-        check_if_match(if_match, &current.etag(), true).into_result()?;
-        let next = write(tx, &change.apply(&current))?;
-        if let Some(event) =
-            Event::changed("partner.updated", "partner", &next.id, &current, &next)?
-        {
-            audit::record(ctx, tx, event)?;
-        }
-        Ok(next)
-    }))?;
-    partner::respond(200, &partner)
+    let partner = partner::on_write(ctx.patch_under_if_match(
+        &PATCH,
+        |tx| lock(tx, &id),
+        |current| change.apply(current),
+        write,
+    ))?;
+    respond(200, &partner)
 }
+
+const PATCH: Patch = Patch {
+    permission: Permission::PartnersWrite,
+    action: "partner.updated",
+    entity_type: "partner",
+};
 
 pub const LOCK: &str = concat!(
     "SELECT ",

@@ -293,6 +293,14 @@ impl Error {
         Self::Internal(Cause::from_error(context, err))
     }
 
+    /// The field a 422 names first; `None` for any other error.
+    pub fn invalid_field(&self) -> Option<&str> {
+        match self {
+            Self::Validation(errors) => errors.first().map(|e| e.field.as_str()),
+            _ => None,
+        }
+    }
+
     /// The HTTP status code.
     pub fn status(&self) -> u16 {
         match self {

@@ -1,15 +1,19 @@
 //! Optimistic concurrency: [`ETag`] (a strong entity tag of a row's
-//! version) and [`check_if_match`], the `If-Match` precondition of an
-//! update or delete (RFC 9110 §8.8.3, §13.1.1).
+//! version), [`Versioned`] rows and their [`respond`], and
+//! [`check_if_match`], the `If-Match` precondition of an update or delete
+//! (RFC 9110 §8.8.3, §13.1.1).
 //!
 //! A handler reads the row, computes its `ETag` from what changes on every
 //! write (typically `updated_at` text and the id), checks the request's
 //! `If-Match` against it, and writes with the version in the `WHERE`
 //! clause, so a write racing between the check and the update still loses.
 
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
+use crate::response::json;
+use crate::router::HandlerResult;
 
 /// A strong entity tag: 32 lowercase hex characters (the first 16 bytes of
 /// the SHA-256 of the version), so it reveals nothing of the version.
@@ -32,6 +36,26 @@ impl ETag {
     pub fn to_header(&self) -> String {
         format!("\"{}\"", self.0)
     }
+}
+
+/// A row whose version is its `updated_at` (set by a trigger on every
+/// write) and its id: its [`ETag`] changes with every write.
+pub trait Versioned: Serialize {
+    fn id(&self) -> &str;
+    /// As the row's JSON renders it.
+    fn updated_at(&self) -> &str;
+
+    fn etag(&self) -> ETag {
+        ETag::of(&format!("{} {}", self.updated_at(), self.id()))
+    }
+}
+
+/// `status` with `row` and its `ETag`, and no shared caching: a row is the
+/// caller's org's, and a cache must ask again before reusing it.
+pub fn respond<T: Versioned>(status: u16, row: &T) -> HandlerResult {
+    Ok(json(status, row)?
+        .with_header("etag", row.etag().to_header())
+        .with_header("cache-control", "private, no-cache"))
 }
 
 /// The outcome of an `If-Match` check.

@@ -13,7 +13,7 @@
 //! - [`domain`]: newtypes parsed at the edge ([`domain::OrgId`], [`domain::Slug`],
 //!   [`domain::Id`]).
 //! - [`page`]: bounded keyset pagination ([`PageRequest`], [`Page`], `TenantTx::fetch_page`);
-//!   [`etag`]: `ETag` and the `If-Match` check.
+//!   [`etag`]: `ETag` and the `If-Match` check; [`patch`]: the one `PATCH` flow under `If-Match`.
 //! - [`migrate`]: the migration engine; [`health`]: the readiness report.
 //! - [`log`], [`task`]: request-tagged log lines; small async helpers.
 //!
@@ -35,6 +35,7 @@ pub mod migrate;
 pub mod orgs;
 pub mod page;
 pub mod password;
+pub mod patch;
 pub mod permission;
 pub mod pg;
 pub mod redis;

@@ -1,6 +1,8 @@
 //! Bounded keyset pagination: [`PageRequest`] (from `?limit=&cursor=`),
 //! the opaque [`Cursor`], the response shape [`Page`] and
-//! [`TenantTx::fetch_page`], which runs one page of a list query.
+//! [`TenantTx::fetch_page`], which runs one page of a list query; for lists
+//! of named rows, the four [`Order`]s and their queries ([`order_sql!`]),
+//! and [`Listing`], a page or a search (`q=`).
 //!
 //! Lists page on `(sort_key, id)` rather than with `OFFSET`: a page costs
 //! the same however deep it is, and rows inserted meanwhile neither repeat
@@ -421,6 +423,193 @@ impl RequestCtx {
     }
 }
 
+/// The page query of each [`Order`] of one list, as [`order_sql!`] makes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderSql {
+    pub name: &'static str,
+    pub name_desc: &'static str,
+    pub created_at: &'static str,
+    pub created_at_desc: &'static str,
+}
+
+impl OrderSql {
+    /// The query of `order`.
+    pub fn of(&self, order: Order) -> &'static str {
+        match order {
+            Order::Name => self.name,
+            Order::NameDesc => self.name_desc,
+            Order::CreatedAt => self.created_at,
+            Order::CreatedAtDesc => self.created_at_desc,
+        }
+    }
+}
+
+/// The [`OrderSql`] of a list of named rows:
+/// `order_sql!(columns, "table", "filters", key, id, limit)` gives, for each
+/// [`Order`], `SELECT columns FROM table WHERE filters` and the keyset
+/// condition after the cursor, the order and `LIMIT $limit`. `key`, `id`
+/// and `limit` are the numbers of the parameters [`TenantTx::fetch_page`]
+/// binds after the filters' (`3, 4, 5` after one filter). The cursor's key
+/// is cast to the sort column's type; descending orders compare the other
+/// way. Literals all, so the queries are constants.
+#[macro_export]
+macro_rules! order_sql {
+    (@one $columns:expr, $table:literal, $filters:expr, $key:literal, $id:literal,
+     $limit:literal, $sort:literal, $cast:literal, $cmp:literal, $dir:literal) => {
+        concat!(
+            "SELECT ", $columns, " FROM ", $table, " WHERE ", $filters,
+            " AND ($", $key, "::text IS NULL OR (", $sort, ", id) ", $cmp,
+            " ($", $key, "::text", $cast, ", $", $id, "::text::uuid)) ORDER BY ",
+            $sort, " ", $dir, ", id ", $dir, " LIMIT $", $limit
+        )
+    };
+    ($columns:expr, $table:literal, $filters:expr, $key:literal, $id:literal, $limit:literal) => {
+        $crate::page::OrderSql {
+            name: $crate::order_sql!(
+                @one $columns, $table, $filters, $key, $id, $limit, "name", "", ">", "ASC"
+            ),
+            name_desc: $crate::order_sql!(
+                @one $columns, $table, $filters, $key, $id, $limit, "name", "", "<", "DESC"
+            ),
+            created_at: $crate::order_sql!(
+                @one $columns, $table, $filters, $key, $id, $limit,
+                "created_at", "::timestamptz", ">", "ASC"
+            ),
+            created_at_desc: $crate::order_sql!(
+                @one $columns, $table, $filters, $key, $id, $limit,
+                "created_at", "::timestamptz", "<", "DESC"
+            ),
+        }
+    };
+}
+
+/// [`Listed`] and [`Versioned`](crate::etag::Versioned) for a row struct
+/// with the text fields `id`, `name`, `created_at` and `updated_at`, as
+/// every named tenant row has.
+#[macro_export]
+macro_rules! named_row {
+    ($row:ty) => {
+        impl $crate::page::Listed for $row {
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn created_at(&self) -> &str {
+                &self.created_at
+            }
+        }
+        impl $crate::etag::Versioned for $row {
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn updated_at(&self) -> &str {
+                &self.updated_at
+            }
+        }
+    };
+}
+
+/// The longest search text (`q=`), in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// What a list request asks for: a page in one of the orders, or with
+/// `q=` one page of the best matches of a search text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    Ordered(Order, PageRequest),
+    Search(Search),
+}
+
+/// A search: the text of `q=`, trimmed, of 1–[`MAX_SEARCH_CHARS`]
+/// characters, and how many matches to answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    q: String,
+    limit: u16,
+}
+
+impl Search {
+    pub fn q(&self) -> &str {
+        &self.q
+    }
+
+    pub fn limit(&self) -> u16 {
+        self.limit
+    }
+}
+
+impl PageRequest {
+    /// This page in the order of `sort=`, or with `q=` the search asked
+    /// for instead: its results are ordered by match (no `sort`) and one
+    /// page (no `cursor`), each a 422 naming the parameter. Read after the
+    /// list's filters, so that their errors come first.
+    pub fn listing(self, ctx: &RequestCtx) -> Result<Listing, Error> {
+        let sort = ctx.query_param("sort")?;
+        let Some(q) = ctx.query_param("q")? else {
+            return Ok(Listing::Ordered(Order::parse(sort.as_deref())?, self));
+        };
+        if sort.is_some() {
+            return Err(Error::field("sort", "search results are ordered by match"));
+        }
+        if self.after().is_some() {
+            return Err(Error::field("cursor", "search results are one page"));
+        }
+        let q = q.trim();
+        if q.is_empty() || q.chars().count() > MAX_SEARCH_CHARS {
+            return Err(Error::field(
+                "q",
+                format!("must be 1-{MAX_SEARCH_CHARS} characters"),
+            ));
+        }
+        Ok(Listing::Search(Search {
+            q: q.to_owned(),
+            limit: self.limit,
+        }))
+    }
+}
+
+impl<T> Page<T> {
+    /// All there is: a page with no next.
+    pub fn only(items: Vec<T>) -> Self {
+        Self {
+            items,
+            next_cursor: None,
+        }
+    }
+}
+
+impl<T: Serialize> Page<T> {
+    /// 200 with the page, and no shared caching (the rows are the org's).
+    pub fn respond(&self) -> crate::router::HandlerResult {
+        let body = serde_json::to_value(self)
+            .map_err(|err| Error::internal_from("serialize the page", &err))?;
+        Ok(crate::response::json(200, &body)?.with_header("cache-control", "private, no-cache"))
+    }
+}
+
+impl RequestCtx {
+    /// The page `listing` asks for: in its order, one of `pages` with the
+    /// filters' `params` ([`RequestCtx::tenant_page_in`]), or the matches
+    /// `search` finds.
+    pub fn tenant_list<T: DeserializeOwned + Listed>(
+        &self,
+        permission: crate::auth::Permission,
+        listing: Listing,
+        pages: &OrderSql,
+        params: &[Param],
+        search: impl FnOnce(&Search) -> Result<Page<T>, Error>,
+    ) -> Result<Page<T>, Error> {
+        match listing {
+            Listing::Ordered(order, page) => {
+                self.tenant_page_in(permission, order, pages.of(order), params, &page)
+            }
+            Listing::Search(found) => search(&found),
+        }
+    }
+}
+
 /// The caller's params followed by the cursor's and the limit's, once the
 /// SQL is known to use them (a 500 before anything is sent otherwise).
 fn page_params(sql: &str, params: &[Param], page: &PageRequest) -> Result<Vec<Param>, Error> {
@@ -704,6 +893,89 @@ mod tests {
             Order::CreatedAtDesc
         );
         assert_eq!(Order::parse(Some("name desc")).unwrap_err().status(), 422);
+    }
+
+    #[test]
+    fn order_sql_makes_the_four_keyset_queries() {
+        let pages = crate::order_sql!(
+            "id, name",
+            "companies",
+            "org_id = $1 AND status = $2",
+            3,
+            4,
+            5
+        );
+        assert_eq!(
+            pages.of(Order::Name),
+            "SELECT id, name FROM companies WHERE org_id = $1 AND status = $2 \
+             AND ($3::text IS NULL OR (name, id) > ($3::text, $4::text::uuid)) \
+             ORDER BY name ASC, id ASC LIMIT $5"
+        );
+        assert_eq!(
+            pages.of(Order::CreatedAtDesc),
+            "SELECT id, name FROM companies WHERE org_id = $1 AND status = $2 \
+             AND ($3::text IS NULL OR (created_at, id) < ($3::text::timestamptz, $4::text::uuid)) \
+             ORDER BY created_at DESC, id DESC LIMIT $5"
+        );
+        assert!(
+            pages
+                .of(Order::NameDesc)
+                .contains("(name, id) < ($3::text, ")
+        );
+        assert!(
+            pages
+                .of(Order::NameDesc)
+                .ends_with("ORDER BY name DESC, id DESC LIMIT $5")
+        );
+        assert!(
+            pages
+                .of(Order::CreatedAt)
+                .contains("(created_at, id) > ($3::text::timestamptz, ")
+        );
+        for order in [
+            Order::Name,
+            Order::NameDesc,
+            Order::CreatedAt,
+            Order::CreatedAtDesc,
+        ] {
+            let sql = pages.of(order);
+            assert!(
+                page_params(sql, &[Param::Null], &PageRequest::default()).is_ok(),
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_listing_is_a_page_or_a_search_of_one_page() {
+        let listing = |query: &str| {
+            let ctx = RequestCtx::new(Method::Get, "/v1/companies", query, vec![], vec![]);
+            PageRequest::from_query(&ctx)?.listing(&ctx)
+        };
+        assert_eq!(
+            listing("sort=-name&limit=5").unwrap(),
+            Listing::Ordered(
+                Order::NameDesc,
+                PageRequest::parse(Some("5"), None).unwrap()
+            )
+        );
+        let Listing::Search(search) = listing("q=%20Acme%20&limit=7").unwrap() else {
+            panic!("a search");
+        };
+        assert_eq!((search.q(), search.limit()), ("Acme", 7));
+        let cursor = Cursor::after("a", ID_A).unwrap().encode();
+        for (query, field) in [
+            ("q=a&sort=name".to_owned(), "sort"),
+            (format!("q=a&cursor={cursor}"), "cursor"),
+            ("q=%20".to_owned(), "q"),
+            (format!("q={}", "x".repeat(MAX_SEARCH_CHARS + 1)), "q"),
+            ("sort=size".to_owned(), "sort"),
+        ] {
+            let err = listing(&query).unwrap_err();
+            assert_eq!(err.invalid_field(), Some(field), "{query}");
+        }
+        let longest = format!("q={}", "x".repeat(MAX_SEARCH_CHARS));
+        assert!(matches!(listing(&longest), Ok(Listing::Search(_))));
     }
 
     #[test]

@@ -219,6 +219,15 @@ impl RequestCtx {
             .ok_or_else(|| Error::internal(format!("route has no parameter `{name}`")))
     }
 
+    /// The id in the route's parameter `name`. A malformed one names no
+    /// resource: 404, as for another org's.
+    pub fn path_id<K: crate::domain::Kind>(
+        &self,
+        name: &str,
+    ) -> Result<crate::domain::Id<K>, Error> {
+        crate::domain::Id::parse(self.param(name)?).map_err(|_| Error::NotFound)
+    }
+
     pub(crate) fn set_params(&mut self, params: Vec<(&'static str, String)>) {
         self.params = params;
     }
@@ -657,6 +666,36 @@ mod tests {
         assert_eq!(ctx.param("slug").unwrap(), "acme");
         assert_eq!(ctx.param("id").unwrap_err().status(), 500);
     }
+
+    #[test]
+    fn path_ids_are_parsed_and_a_malformed_one_is_not_found() {
+        let mut ctx = ctx_with(None, "");
+        let id = "3f2504e0-4f89-11d3-9a0c-0305e82c3301";
+        ctx.set_params(vec![("id", id.into()), ("bad", "not-a-uuid".into())]);
+        let parsed: crate::domain::CompanyId = ctx.path_id("id").unwrap();
+        assert_eq!(parsed.as_str(), id);
+        let bad = ctx.path_id::<crate::domain::id::Company>("bad");
+        assert!(matches!(bad, Err(Error::NotFound)));
+    }
+
+    #[test]
+    fn required_values_are_parsed_and_null_refused() {
+        let parse = |v: String| {
+            v.parse::<u8>()
+                .map_err(|_| Error::field("n", "must be a number"))
+        };
+        assert_eq!(Given::Absent.required_with("n", parse).unwrap(), None);
+        assert_eq!(
+            Given::Value("7".to_owned())
+                .required_with("n", parse)
+                .unwrap(),
+            Some(7)
+        );
+        let null = Given::<String>::Null.required_with("n", parse).unwrap_err();
+        assert_eq!(null.status(), 400);
+        let bad = Given::Value("x".to_owned()).required_with("n", parse);
+        assert_eq!(bad.unwrap_err().invalid_field(), Some("n"));
+    }
 }
 
 /// A field of a partial update (`PATCH`): absent, `null`, or a value. Use
@@ -687,6 +726,15 @@ impl<T> Given<T> {
             )])),
             Self::Value(value) => Ok(Some(value)),
         }
+    }
+
+    /// [`Given::required`] with a given value parsed by `parse`.
+    pub fn required_with<U>(
+        self,
+        field: &str,
+        parse: impl FnOnce(T) -> Result<U, Error>,
+    ) -> Result<Option<U>, Error> {
+        self.required(field)?.map(parse).transpose()
     }
 
     /// `None` when absent, `Some(None)` to clear, `Some(Some(v))` to set.
